@@ -1,0 +1,124 @@
+# ntpool -- entry points. Works from a fresh clone with nothing built.
+#
+#   make deps         install the missing build dependencies (apt)
+#   make build        build/ : libntpool.a, libntpool.so, tests, examples
+#   make test         the C suite plain, under ASan+UBSan, under TSan
+#   make demo         run the tours in examples/
+#   make clean        remove every build directory
+#
+# Variables: WERROR=ON turns warnings into errors; CMAKE_ARGS adds options
+# to every configure step; CTEST_JOBS sets test parallelism (default 2).
+
+CMAKE ?= cmake
+CTEST ?= ctest
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+CTEST_JOBS ?= 2
+WERROR ?= OFF
+CMAKE_ARGS ?=
+
+# Debian packages the build needs. Later suites append theirs here (swig,
+# liblua5.4-dev, lua5.4, ...). cmake is handled apart: any cmake >= 3.18
+# already on PATH (a pip-installed one, say) is fine.
+APT_PACKAGES := build-essential
+CMAKE_MIN_VERSION := 3.18
+
+# Sanitizers slow code down several times; the runner stretches every
+# timeout of a test by this factor.
+SANITIZER_TIMEOUT_MULTIPLIER := 3
+
+# The steps of `make test` must run in order, even under make -j: each
+# step already uses every core through cmake --build and ctest -j.
+.NOTPARALLEL:
+
+.PHONY: all help deps build test test-c test-c-asan test-c-tsan demo clean
+
+all: build
+
+help:
+	@sed -n '1,10s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+
+# Quiet when everything is present; installs only what is missing.
+deps:
+	@missing=""; \
+	if command -v dpkg-query >/dev/null 2>&1; then \
+	    for p in $(APT_PACKAGES); do \
+	        dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null \
+	            | grep -q 'install ok installed' \
+	            || missing="$$missing $$p"; \
+	    done; \
+	fi; \
+	have=$$($(CMAKE) --version 2>/dev/null \
+	        | sed -n '1s/[^0-9]*\([0-9.]*\).*/\1/p'); \
+	if [ -z "$$have" ] || ! command -v $(CTEST) >/dev/null 2>&1 || \
+	   [ "$$(printf '%s\n' $(CMAKE_MIN_VERSION) "$$have" | sort -V | head -n1)" \
+	     != "$(CMAKE_MIN_VERSION)" ]; then \
+	    missing="$$missing cmake"; \
+	fi; \
+	if [ -n "$$missing" ]; then \
+	    if ! command -v apt-get >/dev/null 2>&1; then \
+	        echo "make deps: please install:$$missing" >&2; exit 1; \
+	    fi; \
+	    sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	    echo "make deps: installing$$missing"; \
+	    $$sudo apt-get update && \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+# $(call cmake_build,DIR,EXTRA CMAKE OPTIONS): configure (cheap when
+# nothing changed) and build with every core.
+define cmake_build
+$(CMAKE) -S . -B $(1) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DNTPOOL_WERROR=$(WERROR) $(2) $(CMAKE_ARGS)
+$(CMAKE) --build $(1) -j $(NPROC)
+endef
+
+build:
+	$(call cmake_build,build,)
+
+test: test-c test-c-asan test-c-tsan
+
+test-c: deps build
+	cd build && $(CTEST) --output-on-failure -j $(CTEST_JOBS)
+
+test-c-asan: deps
+	$(call cmake_build,build-asan,-DNTPOOL_SANITIZE=address)
+	cd build-asan && \
+	NTP_TEST_TIMEOUT_MULTIPLIER=$(SANITIZER_TIMEOUT_MULTIPLIER) \
+	    $(CTEST) --output-on-failure -j $(CTEST_JOBS)
+
+# TSan maps its shadow memory at fixed addresses. Kernels that randomise
+# mmap with more entropy (vm.mmap_rnd_bits above 28, the default on some
+# recent kernels) can put a library where the shadow must go, and TSan
+# then dies at start-up with "unexpected memory mapping" -- at random, in
+# some processes only. Running the tests with address randomisation off
+# for them alone (setarch -R, inherited by ctest's children) avoids that
+# and changes nothing else. Where a sandbox forbids setarch, lowering
+# vm.mmap_rnd_bits to 28 (if writable) is the system-wide fallback.
+test-c-tsan: deps
+	$(call cmake_build,build-tsan,-DNTPOOL_SANITIZE=thread)
+	@wrap=""; \
+	if setarch "$$(uname -m)" -R true >/dev/null 2>&1; then \
+	    wrap="setarch $$(uname -m) -R"; \
+	else \
+	    bits=$$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0); \
+	    if [ "$$bits" -gt 28 ] && [ -w /proc/sys/vm/mmap_rnd_bits ]; then \
+	        echo "test-c-tsan: setarch -R is not allowed here;" \
+	             "lowering vm.mmap_rnd_bits from $$bits to 28 for TSan"; \
+	        echo 28 > /proc/sys/vm/mmap_rnd_bits; \
+	    fi; \
+	fi; \
+	cd build-tsan && \
+	echo "NTP_TEST_TIMEOUT_MULTIPLIER=$(SANITIZER_TIMEOUT_MULTIPLIER)" \
+	    "$$wrap $(CTEST) --output-on-failure -j $(CTEST_JOBS)" && \
+	NTP_TEST_TIMEOUT_MULTIPLIER=$(SANITIZER_TIMEOUT_MULTIPLIER) \
+	    $$wrap $(CTEST) --output-on-failure -j $(CTEST_JOBS)
+
+demo: deps build
+	@test -x build/examples/tour || \
+	    { echo "demo: build/examples/tour was not built" \
+	           "(is examples/tour.c there?)" >&2; exit 1; }
+	./build/examples/tour
+
+clean:
+	rm -rf build build-asan build-tsan
