@@ -1,0 +1,90 @@
+/*
+ * internal.h -- what the core's files share and nobody else sees.
+ *
+ * LOCK ORDER (a thread holding a lock may only take locks further down):
+ *   1. cleanup group lock (ntp_cleanup_group.lock)
+ *   2. a wait object's set_lock (wait.c): serializes arming and disarming
+ *      of one wait; never held while waiting for the reactor thread.
+ *   3. the sync lock (ntp__sync_lock): the state of every waitable handle
+ *      and every wait block. A wait satisfied by a signalling call may post
+ *      a callback to a pool while this lock is held, hence it comes before
+ *      the pool lock.
+ *   4. pool lock (ntp_pool.lock): the ready queue, worker bookkeeping and
+ *      the counters of every callback object bound to the pool. Only one
+ *      pool lock at a time.
+ *   5. leaf locks: the reactor lock (timer heap, fd watches; the reactor
+ *      posts expiries after dropping it; ntp__rfd_rearm may be called with
+ *      the sync lock held), the starvation monitor, allocator/diagnostic
+ *      state, critical-section internals.
+ * Blocking accounting (ntp__blocking_enter/leave) takes the pool lock of
+ * the calling worker: call it with no ntpool lock held.
+ * No ntpool lock is ever held while a user callback runs (callbacks, cancel
+ * callbacks, release hooks, the diagnostic handler all run lock-free).
+ */
+#ifndef NTP_INTERNAL_H
+#define NTP_INTERNAL_H
+
+#include "ntpool.h"
+#include "list.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+/* ---- allocation (alloc.c): every allocation goes through the hook. ---- */
+void *ntp__malloc(size_t size);
+void *ntp__calloc(size_t n, size_t size);
+void ntp__free(void *p);
+
+/* ---- internal threads (spawn.c) ---- */
+/* Start a detached thread with asynchronous signals blocked and, if `stack`
+ * is nonzero, that stack size; `name` (may be NULL) names it for debuggers.
+ * Returns 0 or the pthread_create error number. */
+int ntp__spawn_detached(void *(*fn)(void *), void *arg, size_t stack,
+                        const char *name);
+
+/* ---- diagnostics (diag.c) ---- */
+void ntp__diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- live-object accounting for ntp_debug_live_objects (diag.c) ---- */
+void ntp__live_inc(void);
+void ntp__live_dec(void);
+
+/* ---- time (clock.c) ---- */
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t ntp__now_ns(void);
+/* An absolute CLOCK_MONOTONIC deadline `ms` from now, for timed waits;
+ * NTP_INFINITE gives UINT64_MAX. */
+uint64_t ntp__deadline_after_ms(uint32_t ms);
+/* Fill a timespec for pthread_cond_timedwait on a condvar that was
+ * initialised with CLOCK_MONOTONIC (see ntp__cond_init). */
+void ntp__ns_to_timespec(uint64_t ns, struct timespec *ts);
+/* Initialise a condition variable that measures timeouts on
+ * CLOCK_MONOTONIC, so wall-clock changes do not stretch waits. */
+void ntp__cond_init(pthread_cond_t *c);
+
+/* ---- thread identity ---- */
+/* The kernel thread id of the caller (cached per thread, never 0). */
+unsigned long ntp__thread_id(void);
+
+/*
+ * ---- blocking accounting (worker.c) ----
+ * A pool counts its workers blocked inside ntpool's own blocking calls
+ * (waits, wait-for-callbacks, close_members) as not runnable, so it can
+ * start another worker for queued callbacks while they block. Every blocking
+ * call brackets the part where it actually sleeps with these two; on a
+ * non-worker thread they cost one thread-local read.
+ */
+void ntp__blocking_enter(void);
+void ntp__blocking_leave(void);
+
+/* Type tags: the first field of every public object, checked on entry. */
+enum {
+    NTP__TAG_POOL = 0x504f4f4cu,   /* "POOL" */
+    NTP__TAG_GROUP = 0x47525550u,  /* "GRUP" */
+    NTP__TAG_OBJECT = 0x4f424a54u, /* "OBJT": work, simple, later timer... */
+    NTP__TAG_HANDLE = 0x48444c45u, /* "HDLE" */
+    NTP__TAG_DEAD = 0xdeadbeefu    /* written just before free */
+};
+
+#endif /* NTP_INTERNAL_H */
