@@ -86,52 +86,55 @@ void ntp_test_assert_no_live_objects(const char *file, int line);
         }                                                                    \
     } while (0)
 
-/* Integers: each operand is evaluated once, as intmax_t. */
-#define NTP_ASSERT_INT(a, op, b)                                             \
+/* Integers: each operand is evaluated once, as intmax_t. The ASSERT_*
+ * macros stringify their operands themselves, before macro expansion, so a
+ * failure shows the source text (atomic_load(&x), not its expansion). */
+#define NTP_ASSERT_INT(a, op, b, sa, sb)                                     \
     do {                                                                     \
         intmax_t ntp_assert_a_ = (intmax_t)(a);                              \
         intmax_t ntp_assert_b_ = (intmax_t)(b);                              \
         if (!(ntp_assert_a_ op ntp_assert_b_)) {                             \
             ntp_test_fail(__FILE__, __LINE__,                                \
-                          "assertion failed: %s %s %s (%jd %s %jd)", #a,     \
-                          #op, #b, ntp_assert_a_, #op, ntp_assert_b_);       \
+                          "assertion failed: %s %s %s (%jd %s %jd)", sa,     \
+                          #op, sb, ntp_assert_a_, #op, ntp_assert_b_);       \
         }                                                                    \
     } while (0)
 
-#define ASSERT_EQ(a, b) NTP_ASSERT_INT(a, ==, b)
-#define ASSERT_NE(a, b) NTP_ASSERT_INT(a, !=, b)
-#define ASSERT_LT(a, b) NTP_ASSERT_INT(a, <, b)
-#define ASSERT_LE(a, b) NTP_ASSERT_INT(a, <=, b)
-#define ASSERT_GT(a, b) NTP_ASSERT_INT(a, >, b)
-#define ASSERT_GE(a, b) NTP_ASSERT_INT(a, >=, b)
+#define ASSERT_EQ(a, b) NTP_ASSERT_INT(a, ==, b, #a, #b)
+#define ASSERT_NE(a, b) NTP_ASSERT_INT(a, !=, b, #a, #b)
+#define ASSERT_LT(a, b) NTP_ASSERT_INT(a, <, b, #a, #b)
+#define ASSERT_LE(a, b) NTP_ASSERT_INT(a, <=, b, #a, #b)
+#define ASSERT_GT(a, b) NTP_ASSERT_INT(a, >, b, #a, #b)
+#define ASSERT_GE(a, b) NTP_ASSERT_INT(a, >=, b, #a, #b)
 
-#define NTP_ASSERT_PTR(a, op, b)                                             \
+#define NTP_ASSERT_PTR(a, op, b, sa, sb)                                         \
     do {                                                                     \
         const void *ntp_assert_a_ = (const void *)(a);                       \
         const void *ntp_assert_b_ = (const void *)(b);                       \
         if (!(ntp_assert_a_ op ntp_assert_b_)) {                             \
             ntp_test_fail(__FILE__, __LINE__,                                \
-                          "assertion failed: %s %s %s (%p %s %p)", #a, #op,  \
-                          #b, ntp_assert_a_, #op, ntp_assert_b_);            \
+                          "assertion failed: %s %s %s (%p %s %p)", sa, #op,  \
+                          sb, ntp_assert_a_, #op, ntp_assert_b_);            \
         }                                                                    \
     } while (0)
 
-#define ASSERT_PTR_EQ(a, b) NTP_ASSERT_PTR(a, ==, b)
-#define ASSERT_PTR_NE(a, b) NTP_ASSERT_PTR(a, !=, b)
-#define ASSERT_NULL(p) NTP_ASSERT_PTR(p, ==, NULL)
-#define ASSERT_NOT_NULL(p) NTP_ASSERT_PTR(p, !=, NULL)
-
-/* A status call that must succeed. */
-#define ASSERT_OK(status) ASSERT_STATUS(status, 0)
+#define ASSERT_PTR_EQ(a, b) NTP_ASSERT_PTR(a, ==, b, #a, #b)
+#define ASSERT_PTR_NE(a, b) NTP_ASSERT_PTR(a, !=, b, #a, #b)
+#define ASSERT_NULL(p) NTP_ASSERT_PTR(p, ==, NULL, #p, "NULL")
+#define ASSERT_NOT_NULL(p) NTP_ASSERT_PTR(p, !=, NULL, #p, "NULL")
 
 /* A status or wait result that must be `expected` (NTP_EINVAL,
- * NTP_WAIT_TIMEOUT, ...); a mismatch prints both names. */
+ * NTP_WAIT_TIMEOUT, ...); a mismatch prints both names. ASSERT_OK: a
+ * status call that must succeed. */
 #define ASSERT_STATUS(expr, expected)                                        \
+    NTP_ASSERT_STATUS(expr, expected, #expr, #expected)
+#define ASSERT_OK(expr) NTP_ASSERT_STATUS(expr, 0, #expr, "0")
+#define NTP_ASSERT_STATUS(expr, expected, sexpr, sexpected)                  \
     do {                                                                     \
         int ntp_assert_got_ = (int)(expr);                                   \
         int ntp_assert_want_ = (int)(expected);                              \
         if (ntp_assert_got_ != ntp_assert_want_) {                           \
-            ntp_test_fail_status(__FILE__, __LINE__, #expr, #expected,       \
+            ntp_test_fail_status(__FILE__, __LINE__, sexpr, sexpected,       \
                                  ntp_assert_got_, ntp_assert_want_);         \
         }                                                                    \
     } while (0)
