@@ -68,7 +68,8 @@ typedef int ntp_status;
     XX(ENOTSUP, "operation not supported")                                   \
     XX(EINTR, "interrupted")                                                 \
     XX(EMFILE, "too many open files")                                        \
-    XX(ENOSYS, "function not implemented")
+    XX(ENOSYS, "function not implemented")                                   \
+    XX(ENOSPC, "no space left")
 
 enum {
 #define NTP__ERR_ENUM(name, msg) NTP_##name = -name,
@@ -100,6 +101,28 @@ NTP_EXTERN void ntp_set_diagnostic_handler(ntp_diagnostic_cb cb, void *data);
 typedef void *(*ntp_malloc_fn)(size_t size, void *data);
 typedef void (*ntp_free_fn)(void *ptr, void *data);
 NTP_EXTERN void ntp_set_allocator(ntp_malloc_fn m, ntp_free_fn f, void *data);
+
+/*
+ * Pool thread hooks, for language bindings: a binding that lets a pool
+ * thread keep its interpreter lock across consecutive callbacks must give
+ * it up before the thread sleeps, and must free its per-thread interpreter
+ * state when the thread ends.
+ *   idle: the calling pool thread found its queue empty and is about to wait
+ *         for work (called once per idle period, not on spurious wake-ups).
+ *   exit: the calling pool thread is about to end.
+ * Both run on the pool thread (workers and persistent threads of every
+ * pool) with no ntpool lock held; they must not block for long. Either may
+ * be NULL. Registrations are process-wide and permanent (up to 8; further
+ * ones get NTP_ENOSPC), so the code they point to must stay loaded: a
+ * module that can be unloaded (a Lua C module, say) must pin itself, e.g.
+ * with dlopen(RTLD_NODELETE). The struct is copied. EXTENSION.
+ */
+typedef struct ntp_thread_hooks {
+    void (*idle)(void *arg);
+    void (*exit)(void *arg);
+    void *arg;
+} ntp_thread_hooks;
+NTP_EXTERN ntp_status ntp_thread_hooks_register(const ntp_thread_hooks *hooks);
 
 /* ------------------------------------------------------------------------ */
 /* Types                                                                     */

@@ -43,6 +43,11 @@ void ntp__free(void *p);
 int ntp__spawn_detached(void *(*fn)(void *), void *arg, size_t stack,
                         const char *name);
 
+/* ---- pool thread hooks (hooks.c); call with no lock held ---- */
+bool ntp__thread_hooks_any(void);
+void ntp__thread_hooks_idle(void);
+void ntp__thread_hooks_exit(void);
+
 /* ---- diagnostics (diag.c) ---- */
 void ntp__diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

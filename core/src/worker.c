@@ -203,11 +203,13 @@ worker_main(void *arg)
     tls_worker = &self;
     tls_pool = p;
 
+    bool announced_idle = false; /* idle hooks ran since the last callback */
     pthread_mutex_lock(&p->lock);
     ntp__list_push_back(&p->workers, &self.node);
     for (;;) {
         ntp__object *obj = ntp__runq_take(&p->runq);
         if (obj) {
+            announced_idle = false;
             run_one_locked(p, &self, obj);
             continue;
         }
@@ -215,6 +217,13 @@ worker_main(void *arg)
          * closed pool leave as soon as there is nothing to do. */
         if (p->closed || p->threads > p->max_threads)
             break;
+        if (!announced_idle && ntp__thread_hooks_any()) {
+            announced_idle = true;
+            pthread_mutex_unlock(&p->lock);
+            ntp__thread_hooks_idle();
+            pthread_mutex_lock(&p->lock);
+            continue; /* work may have come meanwhile */
+        }
         bool timed_out = wait_for_work(p);
         if (!ntp__runq_empty(&p->runq))
             continue;
@@ -231,6 +240,7 @@ worker_main(void *arg)
     pthread_mutex_unlock(&p->lock);
     if (last)
         ntp__pool_free(p);
+    ntp__thread_hooks_exit();
     return NULL;
 }
 
@@ -250,16 +260,25 @@ persistent_main(void *arg)
     tls_worker = &self;
     tls_pool = p;
 
+    bool announced_idle = false;
     pthread_mutex_lock(&p->lock);
     ntp__list_push_back(&p->workers, &self.node);
     for (;;) {
         ntp__object *obj = ntp__runq_take(&p->persistent_runq);
         if (obj) {
+            announced_idle = false;
             run_one_locked(p, &self, obj);
             continue;
         }
         if (p->closed && p->object_count == 0)
             break;
+        if (!announced_idle && ntp__thread_hooks_any()) {
+            announced_idle = true;
+            pthread_mutex_unlock(&p->lock);
+            ntp__thread_hooks_idle();
+            pthread_mutex_lock(&p->lock);
+            continue;
+        }
         p->persistent_idle = true;
         pthread_cond_wait(&p->persistent_cond, &p->lock);
         p->persistent_idle = false;
@@ -272,6 +291,7 @@ persistent_main(void *arg)
     pthread_mutex_unlock(&p->lock);
     if (last)
         ntp__pool_free(p);
+    ntp__thread_hooks_exit();
     return NULL;
 }
 
