@@ -258,6 +258,7 @@ typedef struct ntp_pool_stats {
     uint64_t threads_created; /* workers ever started */
     uint64_t threads_retired; /* workers that exited when idle */
     uint64_t starvation_adds; /* workers added by the starvation check */
+    uint64_t spawn_failures;  /* worker threads that could not be started */
 } ntp_pool_stats;
 NTP_EXTERN ntp_status ntp_pool_stats_get(ntp_pool *pool, ntp_pool_stats *out);
 

@@ -42,6 +42,8 @@ void ntp__free(void *p);
  * Returns 0 or the pthread_create error number. */
 int ntp__spawn_detached(void *(*fn)(void *), void *arg, size_t stack,
                         const char *name);
+/* Tests set this to make the next N spawns fail with EAGAIN. */
+extern atomic_int ntp__spawn_failures_to_inject;
 
 /* ---- pool thread hooks (hooks.c); call with no lock held ---- */
 bool ntp__thread_hooks_any(void);

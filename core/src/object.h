@@ -155,6 +155,7 @@ struct ntp_pool {
     /* Statistics. */
     uint64_t callbacks_run, threads_created, threads_retired;
     uint64_t starvation_adds;
+    uint64_t spawn_failures; /* worker threads that could not start */
 };
 
 /*

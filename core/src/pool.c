@@ -263,6 +263,7 @@ ntp_pool_stats_get(ntp_pool *p, ntp_pool_stats *out)
     out->threads_created = p->threads_created;
     out->threads_retired = p->threads_retired;
     out->starvation_adds = p->starvation_adds;
+    out->spawn_failures = p->spawn_failures;
     pthread_mutex_unlock(&p->lock);
     return 0;
 }

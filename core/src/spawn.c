@@ -18,6 +18,11 @@
 #include <pthread.h>
 #include <signal.h>
 
+/* Fault injection (white-box tests, issue "reliability"): while positive,
+ * each spawn fails with EAGAIN and decrements it, as pthread_create does
+ * when the system is out of threads. */
+atomic_int ntp__spawn_failures_to_inject;
+
 int
 ntp__spawn_detached(void *(*fn)(void *), void *arg, size_t stack,
                     const char *name)
@@ -28,6 +33,11 @@ ntp__spawn_detached(void *(*fn)(void *), void *arg, size_t stack,
     sigfillset(&blocked);
     for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
         sigdelset(&blocked, faults[i]);
+
+    for (int n = atomic_load(&ntp__spawn_failures_to_inject); n > 0;)
+        if (atomic_compare_exchange_weak(&ntp__spawn_failures_to_inject, &n,
+                                         n - 1))
+            return EAGAIN;
 
     pthread_attr_t attr;
     int rc = pthread_attr_init(&attr);

@@ -102,16 +102,29 @@ ntp__pool_kick(ntp_pool *p, const ntp__kick *k)
         ntp_status st = ntp__worker_spawn(p);
         if (st < 0) {
             /* Undo the count. The queued work is not lost: running workers
-             * (or the next post, or the monitor) will take it. */
+             * take it, or the next post, or the starvation monitor, which
+             * we ask to watch the pool so that it retries the spawn every
+             * interval while the queue is stuck (a pool whose only worker
+             * could not start would otherwise wait for the next post). */
+            bool watch = false;
             pthread_mutex_lock(&p->lock);
             p->threads--;
             p->threads_created--;
+            p->spawn_failures++;
             bool last = ntp__pool_unref_locked(p);
+            if (!last && !p->watched && !ntp__runq_empty(&p->runq)) {
+                p->watched = true;
+                p->refs++; /* the monitor's reference */
+                p->dequeues_seen = p->dequeues;
+                watch = true;
+            }
             pthread_mutex_unlock(&p->lock);
             ntp__diag("could not start a worker thread: %s",
                       ntp_strerror(st));
             if (last)
                 ntp__pool_free(p);
+            else if (watch)
+                ntp__monitor_watch(p);
         }
     }
     if (k->watch)

@@ -27,7 +27,7 @@ static const known_code known[] = {
 
 TEST_IMPL(errors_strerror_every_code)
 {
-    ASSERT_EQ(N_KNOWN, 16);
+    ASSERT_GE(N_KNOWN, 17); /* the map grows; it never shrinks */
     for (size_t i = 0; i < N_KNOWN; i++) {
         /* Negative errno values, as libuv does. */
         ASSERT_EQ(known[i].status, -known[i].errno_value);
