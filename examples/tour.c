@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Stop the tour on any unexpected failure, saying which call failed. */
 #define CHECK(call)                                                          \
@@ -100,6 +102,51 @@ wait_result_name(int r)
 /* ------------------------------------------------------------------------ */
 /* Callbacks                                                                 */
 /* ------------------------------------------------------------------------ */
+
+/* Step 9: a periodic timer counts its ticks and stops itself after 5. */
+typedef struct ticker {
+    atomic_int ticks;
+    uint64_t start_ns;
+    ntp_handle *done;
+} ticker;
+
+static uint64_t
+now_ms_since(uint64_t start_ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec -
+            start_ns) / 1000000u;
+}
+
+static void
+tick(ntp_instance *inst, void *ctx, ntp_timer *timer)
+{
+    ticker *t = ctx;
+    int n = atomic_fetch_add(&t->ticks, 1) + 1;
+    say("timer: tick %d at %3" PRIu64 " ms, on %s", n,
+        now_ms_since(t->start_ns), which_thread());
+    if (n == 5) {
+        /* SetThreadpoolTimer(timer, NULL, 0, 0): no further ticks. */
+        ntp_timer_set(timer, ntp_due_none(), 0, 0);
+        ntp_instance_set_event_on_return(inst, t->done);
+    }
+}
+
+/* Step 10: a wait callback reports what it was told. */
+typedef struct waiter {
+    const char *what;
+    ntp_handle *done;
+} waiter;
+
+static void
+wait_done(ntp_instance *inst, void *ctx, ntp_wait *wait, uint32_t result)
+{
+    waiter *w = ctx;
+    (void)wait;
+    say("wait callback: %s -> %s", w->what, wait_result_name((int)result));
+    ntp_instance_set_event_on_return(inst, w->done);
+}
 
 /* Step 2: counts its runs. */
 static atomic_int work_runs;
@@ -496,7 +543,83 @@ main(void)
     ntp_work_close(holder);
 
     /* ------------------------------------------------------------------ */
-    step(9, "What the pool did (the !tp debugger extension)");
+    step(9, "A periodic timer (CreateThreadpoolTimer), every 20 ms");
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ticker tk = {.start_ns = (uint64_t)ts.tv_sec * 1000000000u +
+                                 (uint64_t)ts.tv_nsec,
+                     .done = new_event()};
+        ntp_timer *timer = NULL;
+        CHECK(ntp_timer_create(&timer, tick, &tk, &env));
+        /* SetThreadpoolTimer(timer, due -10 ms, period 20 ms, window 5 ms):
+         * the window lets ntpool fire it up to 5 ms late, together with
+         * other timers, for fewer wake-ups. */
+        ntp_timer_set(timer, ntp_due_in_ms(10), 20, 5);
+        wait_for(tk.done);
+        ntp_timer_wait(timer, false); /* WaitForThreadpoolTimerCallbacks */
+        say("main: 5 ticks; the timer is %s", ntp_timer_is_set(timer)
+                                                  ? "still set"
+                                                  : "no longer set");
+        ntp_timer_close(timer);
+        CHECK(ntp_handle_close(tk.done));
+    }
+
+    /* ------------------------------------------------------------------ */
+    step(10, "Waits (CreateThreadpoolWait) on an event, a timeout, a pipe");
+    {
+        waiter on_event = {"the event was set", new_event()};
+        waiter on_timeout = {"nobody set the event within 30 ms",
+                             new_event()};
+        waiter on_pipe = {"the pipe became readable", new_event()};
+        ntp_handle *ev = NULL;
+        CHECK(ntp_event_create(&ev, false, false)); /* auto-reset */
+        ntp_wait *w1 = NULL, *w2 = NULL, *w3 = NULL;
+        CHECK(ntp_wait_create(&w1, wait_done, &on_event, &env));
+        CHECK(ntp_wait_create(&w2, wait_done, &on_timeout, &env));
+        CHECK(ntp_wait_create(&w3, wait_done, &on_pipe, &env));
+
+        ntp_wait_set(w1, ev, NTP_INFINITE); /* SetThreadpoolWait */
+        say("main: setting the event; no thread was parked on it");
+        CHECK(ntp_event_set(ev));
+        wait_for(on_event.done);
+
+        ntp_handle *quiet = NULL;
+        CHECK(ntp_event_create(&quiet, true, false));
+        ntp_wait_set(w2, quiet, 30);
+        wait_for(on_timeout.done);
+
+        /* Any file descriptor can be waited on: readable = signalled. */
+        int fds[2];
+        if (pipe(fds) != 0) {
+            perror("pipe");
+            return 1;
+        }
+        ntp_handle *readable = NULL;
+        CHECK(ntp_fd_handle_create(&readable, fds[0]));
+        ntp_wait_set(w3, readable, NTP_INFINITE);
+        say("main: writing a byte into the pipe");
+        if (write(fds[1], "x", 1) != 1) {
+            perror("write");
+            return 1;
+        }
+        wait_for(on_pipe.done);
+
+        ntp_wait_close(w1);
+        ntp_wait_close(w2);
+        ntp_wait_close(w3);
+        CHECK(ntp_handle_close(readable));
+        close(fds[0]);
+        close(fds[1]);
+        CHECK(ntp_handle_close(ev));
+        CHECK(ntp_handle_close(quiet));
+        CHECK(ntp_handle_close(on_event.done));
+        CHECK(ntp_handle_close(on_timeout.done));
+        CHECK(ntp_handle_close(on_pipe.done));
+    }
+
+    /* ------------------------------------------------------------------ */
+    step(11, "What the pool did (the !tp debugger extension)");
     CHECK(ntp_pool_stats_get(pool, &st));
     say("threads now %u (min %u, max %u), created %" PRIu64
         ", callbacks run %" PRIu64,
