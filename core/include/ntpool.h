@@ -690,6 +690,11 @@ NTP_EXTERN ntp_status ntp_cs_leave(ntp_cs *cs);
  * alive, the default pool excepted. For "no leaks" checks in tests.
  * EXTENSION; no API/ABI stability guaranteed. */
 NTP_EXTERN long ntp_debug_live_objects(void);
+/* How many queued posts (of every kind of object) were dropped so far by
+ * cancel_pending in the wait-for-callbacks calls and in
+ * ntp_cleanup_group_close_members: with the callbacks that ran, they
+ * account for every post. For stress tests. EXTENSION. */
+NTP_EXTERN uint64_t ntp_debug_cancelled_posts(void);
 
 #ifdef __cplusplus
 }

@@ -118,7 +118,7 @@ ntp_cleanup_group_close_members(ntp_cleanup_group *g, bool cancel_pending,
             obj->ops->disarm(obj);
         if (cancel_pending) {
             pthread_mutex_lock(&obj->pool->lock);
-            ntp__runq_cancel(ntp__object_runq(obj), obj);
+            ntp__object_cancel_posts_locked(obj);
             pthread_mutex_unlock(&obj->pool->lock);
         }
     }

@@ -1,6 +1,7 @@
 /*
  * diag.c -- diagnostics for misuse that void functions cannot return, and
- * the live-object count behind ntp_debug_live_objects().
+ * the live-object count behind ntp_debug_live_objects() and the count of
+ * cancelled posts behind ntp_debug_cancelled_posts().
  */
 #include "internal.h"
 
@@ -58,4 +59,19 @@ long
 ntp_debug_live_objects(void)
 {
     return atomic_load_explicit(&live_objects, memory_order_acquire);
+}
+
+static atomic_uint_fast64_t cancelled_posts;
+
+void
+ntp__cancelled_add(uint32_t n)
+{
+    if (n)
+        atomic_fetch_add_explicit(&cancelled_posts, n, memory_order_relaxed);
+}
+
+uint64_t
+ntp_debug_cancelled_posts(void)
+{
+    return atomic_load_explicit(&cancelled_posts, memory_order_relaxed);
 }

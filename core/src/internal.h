@@ -56,6 +56,8 @@ void ntp__diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ---- live-object accounting for ntp_debug_live_objects (diag.c) ---- */
 void ntp__live_inc(void);
 void ntp__live_dec(void);
+/* Queued posts dropped by cancel_pending, for ntp_debug_cancelled_posts. */
+void ntp__cancelled_add(uint32_t n);
 
 /* ---- time (clock.c) ---- */
 /* CLOCK_MONOTONIC in nanoseconds. */

@@ -221,6 +221,14 @@ ntp__object_runq(ntp__object *obj)
     return obj->persistent ? &obj->pool->persistent_runq : &obj->pool->runq;
 }
 
+uint32_t
+ntp__object_cancel_posts_locked(ntp__object *obj)
+{
+    uint32_t dropped = ntp__runq_cancel(ntp__object_runq(obj), obj);
+    ntp__cancelled_add(dropped);
+    return dropped;
+}
+
 /*
  * Wait, pool lock held, until `done(obj)` holds; sleeps on obj->settled.
  * The object is pinned by the caller. Blocking accounting is entered the
@@ -266,7 +274,7 @@ ntp__object_wait(ntp__object *obj, bool cancel_pending)
     bool entered = false;
     pthread_mutex_lock(&p->lock);
     if (cancel_pending)
-        ntp__runq_cancel(ntp__object_runq(obj), obj);
+        ntp__object_cancel_posts_locked(obj);
     obj->pins++;
     ntp__object_wait_until_locked(obj, callbacks_done, self, &entered);
     obj->pins--;

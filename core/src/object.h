@@ -242,6 +242,9 @@ void ntp__object_unpin(ntp__object *obj);
 void ntp__object_leave_group(ntp__object *obj);
 /* The ready queue the object's posts go to. */
 ntp__runq *ntp__object_runq(ntp__object *obj);
+/* Drop every queued post of obj (cancel_pending); returns how many, and
+ * counts them for ntp_debug_cancelled_posts. Pool lock held. */
+uint32_t ntp__object_cancel_posts_locked(ntp__object *obj);
 /* Sleep on obj->settled until done(obj, arg); pool lock held, object
  * pinned. Sets *entered once blocking accounting was entered (the caller
  * leaves it after unlocking). */

@@ -216,6 +216,7 @@ timer_set(ntp_timer *t, ntp_due due, uint32_t period_ms, uint32_t window_ms,
     }
     ntp_pool *p = t->base.pool;
     ntp__kick k = {0};
+    bool pinned = false;
     pthread_mutex_lock(&p->lock);
     if (atomic_load(&t->base.closed)) {
         pthread_mutex_unlock(&p->lock);
@@ -235,7 +236,12 @@ timer_set(ntp_timer *t, ntp_due due, uint32_t period_ms, uint32_t window_ms,
         arm_locked(t, NTP__CLOCK_MONOTONIC, due_ns);
     } else if (due.kind == NTP_DUE_RELATIVE) {
         /* "Now": the caller queues the first callback itself, and a
-         * periodic timer is next due one period later (CONFORMANCE M). */
+         * periodic timer is next due one period later (CONFORMANCE M).
+         * That callback may close the timer (a one-shot pattern) and free
+         * it, and with it maybe the pool, before we kick: pin it until
+         * the kick is done. */
+        ntp__object_pin_locked(&t->base);
+        pinned = true;
         ntp__pool_post_locked(p, &t->base, &k);
         if (period_ms > 0) {
             arm_locked(t, NTP__CLOCK_MONOTONIC,
@@ -246,8 +252,11 @@ timer_set(ntp_timer *t, ntp_due due, uint32_t period_ms, uint32_t window_ms,
         }
     }
     pthread_mutex_unlock(&p->lock);
-    /* The caller's own object holds a pool reference. */
+    /* The timer holds a pool reference, and we hold the timer (a pin) if
+     * we queued anything. */
     ntp__pool_kick(p, &k);
+    if (pinned)
+        ntp__object_unpin(&t->base);
     return was_pending;
 }
 

@@ -507,6 +507,14 @@ wait_set(ntp_wait *w, ntp_handle *h, ntp_due timeout, const char *fn)
         }
     }
 
+    /* Pinned until we are done: arming on a signalled handle queues the
+     * callback at once, and that callback may close the wait (a one-shot
+     * pattern) and free it, and with it maybe the pool, before we kick. */
+    ntp_pool *p = w->base.pool;
+    pthread_mutex_lock(&p->lock);
+    ntp__object_pin_locked(&w->base);
+    pthread_mutex_unlock(&p->lock);
+
     ntp__kick k = {0};
     ntp_handle *old = NULL;
     ntp_handle *ended = NULL;
@@ -527,9 +535,7 @@ wait_set(ntp_wait *w, ntp_handle *h, ntp_due timeout, const char *fn)
     }
     pthread_mutex_unlock(&w->set_lock);
 
-    /* The object is not closed, or we queued nothing: it holds its pool
-     * reference while we kick. */
-    ntp__pool_kick(w->base.pool, &k);
+    ntp__pool_kick(p, &k); /* our pin keeps w, and w the pool */
     if (old != NULL) {
         ntp__handle_unref(old);
     }
@@ -542,6 +548,7 @@ wait_set(ntp_wait *w, ntp_handle *h, ntp_due timeout, const char *fn)
         ntp__diag("%s: wait %p: handle %p: %s; not armed", fn, (void *)w,
                   (void *)h, ntp_strerror(err));
     }
+    ntp__object_unpin(&w->base);
     return was_pending;
 }
 
@@ -582,8 +589,7 @@ ntp_wait_wait(ntp_wait *w, bool cancel_pending)
          * wait stays armed (CONFORMANCE I95). */
         ntp_pool *p = w->base.pool;
         pthread_mutex_lock(&p->lock);
-        uint32_t dropped =
-            ntp__runq_cancel(ntp__object_runq(&w->base), &w->base);
+        uint32_t dropped = ntp__object_cancel_posts_locked(&w->base);
         drop_newest_locked(w, dropped);
         pthread_mutex_unlock(&p->lock);
     }
