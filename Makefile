@@ -19,7 +19,7 @@ CMAKE_ARGS ?=
 # Debian packages the build needs. Later suites append theirs here (swig,
 # liblua5.4-dev, lua5.4, ...). cmake is handled apart: any cmake >= 3.18
 # already on PATH (a pip-installed one, say) is fine.
-APT_PACKAGES := build-essential
+APT_PACKAGES := build-essential clang libclang-rt-14-dev
 CMAKE_MIN_VERSION := 3.18
 
 # Sanitizers slow code down several times; the runner stretches every
@@ -31,6 +31,7 @@ SANITIZER_TIMEOUT_MULTIPLIER := 3
 .NOTPARALLEL:
 
 .PHONY: all help deps build test test-c test-c-asan test-c-tsan demo clean
+.PHONY: test-fuzz
 
 all: build
 
@@ -76,7 +77,7 @@ endef
 build:
 	$(call cmake_build,build,)
 
-test: test-c test-c-asan test-c-tsan
+test: test-c test-c-asan test-c-tsan test-fuzz
 
 test-c: deps build
 	cd build && $(CTEST) --output-on-failure -j $(CTEST_JOBS)
@@ -120,5 +121,19 @@ demo: deps build
 	           "(is examples/tour.c there?)" >&2; exit 1; }
 	./build/examples/tour
 
+# A short libFuzzer run (clang, ASan+UBSan) of tests/fuzz/fuzz_ops.c over
+# the committed corpus; new inputs go to build-fuzz/corpus, crashes to
+# build-fuzz/ (crash-*), and fail the run. FUZZ_SECONDS=600 for longer.
+FUZZ_SECONDS ?= 60
+test-fuzz: deps
+	CC=clang $(CMAKE) -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DNTPOOL_FUZZ=ON -DNTPOOL_SANITIZE=address -DNTPOOL_BUILD_TESTS=OFF \
+	    -DNTPOOL_BUILD_EXAMPLES=OFF $(CMAKE_ARGS)
+	$(CMAKE) --build build-fuzz -j $(NPROC) --target fuzz-ops
+	mkdir -p build-fuzz/corpus
+	cd build-fuzz && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+	    ./fuzz-ops -max_total_time=$(FUZZ_SECONDS) -timeout=30 \
+	    -print_final_stats=1 corpus ../tests/fuzz/corpus
+
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz
