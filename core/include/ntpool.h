@@ -696,6 +696,24 @@ NTP_EXTERN long ntp_debug_live_objects(void);
  * account for every post. For stress tests. EXTENSION. */
 NTP_EXTERN uint64_t ntp_debug_cancelled_posts(void);
 
+/* ------------------------------------------------------------------------ */
+/* Tracing                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Record what every pool does from now on -- each callback's start and end
+ * on its worker thread with its object and kind, worker creation and exit,
+ * queue depth per priority, timer and wait firings, completion actions --
+ * and write it to `path` as Chrome Trace Event JSON when tracing stops
+ * (open it in Perfetto or chrome://tracing). One trace at a time: NTP_EBUSY
+ * while one runs; the file is created at once (errors: NTP_ENOENT,
+ * NTP_EPERM, NTP_EINVAL). Off, tracing costs one predictable branch per
+ * trace point. EXTENSION.
+ */
+NTP_EXTERN ntp_status ntp_trace_start(const char *path);
+/* Stop recording and write the file. NTP_ENOENT if no trace runs. */
+NTP_EXTERN ntp_status ntp_trace_stop(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,6 +29,15 @@ ntp__instance_begin(ntp_instance *inst, ntp__object *obj, ntp_pool *p,
     inst->marked_long = obj->runs_long;
     inst->counted_long = counted_long;
     ntp__current_instance = inst;
+    if (NTP__TRACING())
+        ntp__trace_record(NTP__TRACE_CALLBACK_BEGIN, obj, p, obj->ops->kind,
+                          0);
+}
+
+static void
+trace_action(const ntp_instance *inst, int action)
+{
+    ntp__trace_record(NTP__TRACE_ACTION, inst->obj, inst->pool, 0, action);
 }
 
 /*
@@ -45,6 +54,21 @@ ntp__instance_end(ntp_instance *inst)
     if (obj->finalization_cb)
         obj->finalization_cb(inst, obj->ctx);
     ntp__current_instance = NULL;
+    if (NTP__TRACING()) {
+        ntp__trace_record(NTP__TRACE_CALLBACK_END, obj, inst->pool,
+                          obj->ops->kind, 0);
+        static const struct {
+            unsigned flag;
+            int action;
+        } order[] = {{NTP__ACTION_CS, NTP__TRACE_ACTION_CS},
+                     {NTP__ACTION_MUTEX, NTP__TRACE_ACTION_MUTEX},
+                     {NTP__ACTION_SEMAPHORE, NTP__TRACE_ACTION_SEMAPHORE},
+                     {NTP__ACTION_EVENT, NTP__TRACE_ACTION_EVENT},
+                     {NTP__ACTION_LIBRARY, NTP__TRACE_ACTION_LIBRARY}};
+        for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+            if (inst->actions & order[i].flag)
+                trace_action(inst, order[i].action);
+    }
 
     if (inst->actions & NTP__ACTION_CS)
         (void)ntp_cs_leave(inst->cs);

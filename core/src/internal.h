@@ -15,7 +15,7 @@
  *   5. leaf locks: the reactor lock (timer heap, fd watches; the reactor
  *      posts expiries after dropping it; ntp__rfd_rearm may be called with
  *      the sync lock held), the starvation monitor, allocator/diagnostic
- *      state, critical-section internals.
+ *      state, critical-section internals, the trace locks (trace.c).
  * Blocking accounting (ntp__blocking_enter/leave) takes the pool lock of
  * the calling worker: call it with no ntpool lock held.
  * No ntpool lock is ever held while a user callback runs (callbacks, cancel
@@ -49,6 +49,32 @@ extern atomic_int ntp__spawn_failures_to_inject;
 bool ntp__thread_hooks_any(void);
 void ntp__thread_hooks_idle(void);
 void ntp__thread_hooks_exit(void);
+
+/* ---- tracing (trace.c) ---- */
+typedef enum ntp__trace_type {
+    NTP__TRACE_CALLBACK_BEGIN = 1, /* value: unused */
+    NTP__TRACE_CALLBACK_END,
+    NTP__TRACE_ACTION,       /* value: NTP__TRACE_ACTION_* */
+    NTP__TRACE_TIMER_FIRED,  /* an expiry queued a callback */
+    NTP__TRACE_WAIT_FIRED,   /* value: the wait result */
+    NTP__TRACE_WORKER_START, /* value: the pool's threads afterwards */
+    NTP__TRACE_WORKER_EXIT,
+    NTP__TRACE_QUEUE_DEPTH   /* value: high | normal << 21 | low << 42 */
+} ntp__trace_type;
+enum {
+    NTP__TRACE_ACTION_CS,
+    NTP__TRACE_ACTION_MUTEX,
+    NTP__TRACE_ACTION_SEMAPHORE,
+    NTP__TRACE_ACTION_EVENT,
+    NTP__TRACE_ACTION_LIBRARY
+};
+extern atomic_bool ntp__trace_on;
+/* The whole cost of a trace point while tracing is off. */
+#define NTP__TRACING()                                                       \
+    __builtin_expect(                                                        \
+        atomic_load_explicit(&ntp__trace_on, memory_order_relaxed), 0)
+void ntp__trace_record(ntp__trace_type type, const void *obj,
+                       const void *pool, unsigned kind, int64_t value);
 
 /* ---- diagnostics (diag.c) ---- */
 void ntp__diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -115,6 +115,8 @@ timer_fire(ntp__rtimer *rt)
         return;
     }
     ntp__pool_post_locked(p, &t->base, &k);
+    if (NTP__TRACING())
+        ntp__trace_record(NTP__TRACE_TIMER_FIRED, t, p, NTP__KIND_TIMER, 0);
     if (t->period_ms > 0) {
         arm_locked(t, NTP__CLOCK_MONOTONIC,
                    ntp__rtimer_next_period(t->clock, t->due_ns,

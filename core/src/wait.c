@@ -189,6 +189,10 @@ post_locked(ntp_wait *w, bool timeout, ntp__kick *k)
 {
     push_result_locked(w, timeout);
     ntp__pool_post_locked(w->base.pool, &w->base, k);
+    if (NTP__TRACING())
+        ntp__trace_record(NTP__TRACE_WAIT_FIRED, w, w->base.pool,
+                          NTP__KIND_WAIT,
+                          timeout ? NTP_WAIT_TIMEOUT : NTP_WAIT_OBJECT_0);
 }
 
 /* Post one run from a thread that holds no lock but set_lock. */
