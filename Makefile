@@ -119,7 +119,9 @@ demo: deps build
 	@test -x build/examples/tour || \
 	    { echo "demo: build/examples/tour was not built" \
 	           "(is examples/tour.c there?)" >&2; exit 1; }
-	./build/examples/tour
+	./build/examples/tour build/tour-c.json
+	PYTHONPATH=python python3 -m ntpool.trace build/tour-c.json \
+	    -o build/tour-c.svg --title "make demo: the C tour, one lane per thread"
 
 # A short libFuzzer run (clang, ASan+UBSan) of tests/fuzz/fuzz_ops.c over
 # the committed corpus; new inputs go to build-fuzz/corpus, crashes to

@@ -333,12 +333,17 @@ cancelled(void *object_ctx, void *cleanup_ctx)
 /* ------------------------------------------------------------------------ */
 
 int
-main(void)
+main(int argc, char **argv)
 {
     main_thread = pthread_self();
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("A tour of ntpool %d.%d.%d, the Windows thread pool on Linux.\n",
            NTP_VERSION_MAJOR, NTP_VERSION_MINOR, NTP_VERSION_PATCH);
+    /* `tour run.json` records a timeline of the whole tour (Chrome Trace
+     * Event JSON; python3 -m ntpool.trace draws it). */
+    const char *trace_path = argc > 1 ? argv[1] : NULL;
+    if (trace_path)
+        CHECK(ntp_trace_start(trace_path));
 
     /* ------------------------------------------------------------------ */
     step(1, "A private pool (CreateThreadpool), min 1, max 4 threads");
@@ -635,6 +640,10 @@ main(void)
     ntp_pool_close(pool);
     CHECK(ntp_handle_close(g.inside));
     CHECK(ntp_handle_close(g.open));
+    if (trace_path) {
+        CHECK(ntp_trace_stop());
+        printf("\nThe timeline of the tour is in %s.\n", trace_path);
+    }
     printf("\nEnd of the tour.\n");
     return 0;
 }
