@@ -76,6 +76,18 @@ ntp__pool_decide_locked(ntp_pool *p, ntp__kick *k)
     }
 }
 
+/* The queue depth per priority, for the timeline. Pool lock held. */
+static void
+trace_queue_locked(ntp_pool *p)
+{
+    uint64_t v = 0;
+    for (int prio = 0; prio < NTP_PRIORITY_COUNT; prio++) {
+        uint64_t n = p->runq.queued[prio];
+        v |= (n > 0x1fffff ? 0x1fffff : n) << (21 * prio);
+    }
+    ntp__trace_record(NTP__TRACE_QUEUE_DEPTH, NULL, p, 0, (int64_t)v);
+}
+
 void
 ntp__pool_post_locked(ntp_pool *p, ntp__object *obj, ntp__kick *k)
 {
@@ -88,6 +100,8 @@ ntp__pool_post_locked(ntp_pool *p, ntp__object *obj, ntp__kick *k)
         return;
     }
     ntp__runq_post(&p->runq, obj);
+    if (NTP__TRACING())
+        trace_queue_locked(p);
     ntp__pool_decide_locked(p, k);
 }
 
@@ -137,6 +151,8 @@ run_one_locked(ntp_pool *p, ntp__worker *self, ntp__object *obj)
 {
     bool counted_long = obj->runs_long && !self->persistent;
     p->dequeues++;
+    if (NTP__TRACING() && !self->persistent)
+        trace_queue_locked(p);
     p->running++;
     if (counted_long)
         p->long_running++;
@@ -219,6 +235,8 @@ worker_main(void *arg)
     bool announced_idle = false; /* idle hooks ran since the last callback */
     pthread_mutex_lock(&p->lock);
     ntp__list_push_back(&p->workers, &self.node);
+    if (NTP__TRACING())
+        ntp__trace_record(NTP__TRACE_WORKER_START, NULL, p, 0, p->threads);
     for (;;) {
         ntp__object *obj = ntp__runq_take(&p->runq);
         if (obj) {
@@ -246,6 +264,8 @@ worker_main(void *arg)
         }
     }
     p->threads--;
+    if (NTP__TRACING())
+        ntp__trace_record(NTP__TRACE_WORKER_EXIT, NULL, p, 0, p->threads);
     ntp__list_remove(&self.node);
     tls_worker = NULL;
     tls_pool = NULL;

@@ -96,6 +96,11 @@ TEST_IMPL(trace_records_callbacks_firings_and_actions)
     ASSERT_EQ(count(json, "\"name\":\"timer fired"), 1);
     ASSERT_EQ(count(json, "\"name\":\"wait fired"), 1);
     ASSERT_GE(count(json, "\"thread_name\""), 1);
+    /* The process had no worker before: the first ones show starting,
+     * with the thread count, and every post and dequeue the queue. */
+    ASSERT_GE(count(json, "\"name\":\"worker started\""), 1);
+    ASSERT_GE(count(json, "\"args\":{\"threads\":"), 1);
+    ASSERT_GE(count(json, "\"name\":\"queue "), 2 * 7);
     free(json);
 
     /* Valid JSON, as Perfetto needs: checked by Python's parser. */
