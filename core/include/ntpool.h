@@ -557,6 +557,85 @@ NTP_EXTERN void *ntp_wait_context(ntp_wait *wait);
 NTP_EXTERN ntp_status ntp_fd_handle_create(ntp_handle **out, int fd);
 
 /* ------------------------------------------------------------------------ */
+/* I/O completion objects                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * An I/O object binds a file descriptor to a pool: ntpool performs reads
+ * and writes on it and delivers each completion to the object's callback
+ * on a worker, as a Windows TP_IO delivers the completions of overlapped
+ * ReadFile/WriteFile calls. Pipes, sockets and other pollable fds are made
+ * non-blocking and served through the reactor's epoll set; regular files
+ * are read and written with pread/pwrite on a pool thread.
+ *
+ * An operation is described by a caller-owned ntp_overlapped (OVERLAPPED),
+ * which with its buffer must stay valid until the operation's callback has
+ * run (or, with no callback because the completion was cancelled by
+ * ntp_io_wait(io, true), until ntp_overlapped_result reports it done).
+ */
+typedef struct ntp_io ntp_io;
+typedef struct ntp_overlapped {
+    uint64_t offset;    /* file offset, or NTP_IO_STREAM: current position
+                           (and the only choice for pipes and sockets) */
+    ntp_handle *event;  /* optional: set when the operation completes
+                           (OVERLAPPED.hEvent) */
+    void *user;         /* the caller's */
+    /* ntpool's (read them with ntp_overlapped_result): */
+    _Atomic int status_;
+    size_t bytes_;
+    struct ntp_overlapped *next_;
+    ntp_io *io_;
+    void *buf_;
+    size_t len_;
+    int op_;
+} ntp_overlapped;
+#define NTP_IO_STREAM UINT64_MAX
+
+/* result: 0 or a negative errno (NTP_ECANCELED for a cancelled operation);
+ * nbytes: bytes transferred (0 at end of file). */
+typedef void (*ntp_io_cb)(ntp_instance *inst, void *ctx, ntp_overlapped *ov,
+                          ntp_status result, size_t nbytes, ntp_io *io);
+
+/* WIN32: CreateThreadpoolIo. NTP_EBADF for a bad fd, NTP_EEXIST if the fd
+ * is bound to another I/O object already. The fd stays the caller's: close
+ * it only after the last operation on it has completed. */
+NTP_EXTERN ntp_status ntp_io_create(ntp_io **out, int fd, ntp_io_cb cb,
+                                    void *ctx, const ntp_env *env);
+/* WIN32: StartThreadpoolIo. Announce one operation; call before each. A
+ * completion that was not announced is dropped with a diagnostic. */
+NTP_EXTERN void ntp_io_start(ntp_io *io);
+/* WIN32: CancelThreadpoolIo. Withdraw one announcement, after an operation
+ * that failed to start (ntp_io_read/write returned an error). */
+NTP_EXTERN void ntp_io_cancel(ntp_io *io);
+/* WIN32: ReadFile / WriteFile on the bound fd, with an OVERLAPPED. Returns
+ * 0 when the operation is under way (its completion comes to the callback
+ * even if it finished at once), or an error when it could not start (then
+ * call ntp_io_cancel). THREAD: any. */
+NTP_EXTERN ntp_status ntp_io_read(ntp_io *io, ntp_overlapped *ov, void *buf,
+                                  size_t len);
+NTP_EXTERN ntp_status ntp_io_write(ntp_io *io, ntp_overlapped *ov,
+                                   const void *buf, size_t len);
+/* WIN32: CancelIoEx (ov NULL: every operation of the io, CancelIo). Each
+ * operation still waiting for its fd completes with NTP_ECANCELED and 0
+ * bytes; NTP_ENOENT if there was none (ERROR_NOT_FOUND). A file read or
+ * write already running on a pool thread is not interrupted. */
+NTP_EXTERN ntp_status ntp_io_cancel_ops(ntp_io *io, ntp_overlapped *ov);
+/* WIN32: GetOverlappedResult. 0 and *nbytes when the operation completed
+ * (its result otherwise); NTP_EBUSY (ERROR_IO_INCOMPLETE) if it has not
+ * and wait is false. MAY BLOCK if wait. */
+NTP_EXTERN ntp_status ntp_overlapped_result(ntp_overlapped *ov,
+                                            size_t *nbytes, bool wait);
+/* WIN32: WaitForThreadpoolIoCallbacks. Waits for the queued and running
+ * callbacks and for announced operations that have not completed; with
+ * cancel_pending, drops the queued callbacks and the completions still
+ * expected (the operations themselves go on). MAY BLOCK. */
+NTP_EXTERN void ntp_io_wait(ntp_io *io, bool cancel_pending);
+/* WIN32: CloseThreadpoolIo. Freed after the last outstanding callback and
+ * the last operation in flight. */
+NTP_EXTERN void ntp_io_close(ntp_io *io);
+NTP_EXTERN ntp_status ntp_io_set_release(ntp_io *io, ntp_release_cb release);
+
+/* ------------------------------------------------------------------------ */
 /* Synchronization objects: waitable handles                                 */
 /* ------------------------------------------------------------------------ */
 
