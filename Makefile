@@ -31,7 +31,7 @@ SANITIZER_TIMEOUT_MULTIPLIER := 3
 .NOTPARALLEL:
 
 .PHONY: all help deps build test test-c test-c-asan test-c-tsan demo clean
-.PHONY: test-fuzz
+.PHONY: test-fuzz bench
 
 all: build
 
@@ -137,5 +137,19 @@ test-fuzz: deps
 	    ./fuzz-ops -max_total_time=$(FUZZ_SECONDS) -timeout=30 \
 	    -print_final_stats=1 corpus ../tests/fuzz/corpus
 
+# Benchmarks side by side with the peers (bench/run.py): installs GLib,
+# libuv and gnuplot if missing, builds build-bench/ (Release), runs every
+# case BENCH_RUNS times and writes bench/results/latest.md and a chart.
+BENCH_APT_PACKAGES := libglib2.0-dev libuv1-dev gnuplot-nox pkg-config
+BENCH_RUNS ?= 5
+bench:
+	@$(MAKE) --no-print-directory deps \
+	    APT_PACKAGES="$(APT_PACKAGES) $(BENCH_APT_PACKAGES)"
+	$(CMAKE) -S . -B build-bench -DCMAKE_BUILD_TYPE=Release \
+	    -DNTPOOL_BUILD_BENCH=ON -DNTPOOL_BUILD_TESTS=OFF \
+	    -DNTPOOL_BUILD_EXAMPLES=OFF $(CMAKE_ARGS)
+	$(CMAKE) --build build-bench -j $(NPROC) --target ntpool-bench
+	python3 bench/run.py --runs $(BENCH_RUNS)
+
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz build-bench
