@@ -18,6 +18,14 @@ ntp__now_ns(void)
 }
 
 uint64_t
+ntp__coarse_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
 ntp__deadline_after_ms(uint32_t ms)
 {
     if (ms == NTP_INFINITE)

@@ -14,7 +14,7 @@ static const char *const prio_names[NTP_PRIORITY_COUNT] = {"high", "normal",
 static void
 dump_locked(ntp_pool *p, unsigned flags, FILE *f)
 {
-    uint64_t now = ntp__now_ns();
+    uint64_t now = ntp__coarse_now_ns(); /* the clock of current_since_ns */
     fprintf(f,
             "pool %p%s: threads %u (idle %u, running %u, long %u, min %u, "
             "max %u)%s, objects %u, queued high %llu normal %llu low %llu, "

@@ -88,6 +88,9 @@ void ntp__cancelled_add(uint32_t n);
 /* ---- time (clock.c) ---- */
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ntp__now_ns(void);
+/* CLOCK_MONOTONIC_COARSE (a few ms of resolution, a fraction of the cost):
+ * for bookkeeping shown in dumps, read on hot paths. */
+uint64_t ntp__coarse_now_ns(void);
 /* An absolute CLOCK_MONOTONIC deadline `ms` from now, for timed waits;
  * NTP_INFINITE gives UINT64_MAX. */
 uint64_t ntp__deadline_after_ms(uint32_t ms);

@@ -159,7 +159,7 @@ run_one_locked(ntp_pool *p, ntp__worker *self, ntp__object *obj)
     obj->running++;
     obj->associated++;
     self->current = obj;
-    self->current_since_ns = ntp__now_ns();
+    self->current_since_ns = ntp__coarse_now_ns(); /* for dumps only */
     pthread_mutex_unlock(&p->lock);
 
     ntp_instance inst;
