@@ -69,7 +69,9 @@ typedef int ntp_status;
     XX(EINTR, "interrupted")                                                 \
     XX(EMFILE, "too many open files")                                        \
     XX(ENOSYS, "function not implemented")                                   \
-    XX(ENOSPC, "no space left")
+    XX(ENOSPC, "no space left")                                              \
+    XX(ESRCH, "the thread has exited")                                       \
+    XX(EINPROGRESS, "done; callbacks still outstanding")
 
 enum {
 #define NTP__ERR_ENUM(name, msg) NTP_##name = -name,
@@ -693,8 +695,8 @@ NTP_EXTERN ntp_status ntp_mutex_release(ntp_handle *mutex);
  * Can fail if the timer thread cannot be started. */
 NTP_EXTERN ntp_status ntp_waitable_timer_create(ntp_handle **out,
                                                 bool manual_reset);
-/* WIN32: SetWaitableTimer, without a completion routine (APCs come with
- * the APC API). Stops the timer and makes it nonsignalled first, then
+/* WIN32: SetWaitableTimer, without a completion routine (for one, see
+ * ntp_waitable_timer_set_apc). Stops the timer and makes it nonsignalled first, then
  * activates it: due relative 0 expires at once; period_ms 0 is one-shot,
  * > 0 re-expires every period_ms. NTP_EINVAL for period_ms < 0 or a due
  * time of none; NTP_EBADF for a handle that is not a waitable timer.
@@ -760,6 +762,244 @@ NTP_EXTERN bool ntp_cs_try_enter(ntp_cs *cs);
 /* WIN32: LeaveCriticalSection. Leaving one the caller does not own is
  * refused with NTP_EPERM and a diagnostic (Windows would corrupt it). */
 NTP_EXTERN ntp_status ntp_cs_leave(ntp_cs *cs);
+
+/* ------------------------------------------------------------------------ */
+/* APCs and alertable waits                                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Every thread has a FIFO queue of asynchronous procedure calls. A queued
+ * APC runs only on its thread, and only when that thread waits alertably:
+ * ntp_sleep_ex(.., true), ntp_wait_for_single/multiple(.., true). Such a
+ * wait runs every queued APC (FIFO, APCs queued meanwhile included), then
+ * returns NTP_WAIT_IO_COMPLETION without waiting any further. An APC queued
+ * while its thread sleeps alertably wakes it. When an object is already
+ * signalled at the start of an alertable wait, the object wins and the
+ * APCs stay queued (SPEC 12). Non-alertable waits never run APCs. APCs
+ * still queued when their thread exits are discarded, never run.
+ *
+ * Any thread can be a target, ntpool's or not (the main thread, a
+ * pthread_create thread): its APC state lives in thread-local storage,
+ * set up on its first ntpool call, and is torn down by a pthread key
+ * destructor when the thread exits. Pool workers are poor targets (an idle
+ * worker may exit); use the pool's persistent thread (SPEC 12).
+ */
+typedef void (*ntp_apc_fn)(void *arg);
+/* A waitable timer's completion routine: arg, then the expiry time as a
+ * Windows FILETIME (100 ns units since 1601-01-01 UTC), low and high
+ * halves. The same shape as PTIMERAPCROUTINE. */
+typedef void (*ntp_timer_apc_fn)(void *arg, uint32_t time_low,
+                                 uint32_t time_high);
+
+/* The calling thread, for ntp_queue_apc only: what GetCurrentThread's
+ * pseudo-handle means there. It is not a real handle (do not wait on or
+ * close it); ntp_thread_current gives a real one. EXTENSION. */
+#define NTP_CURRENT_THREAD ((ntp_handle *)(intptr_t)-2)
+
+/*
+ * A new handle of kind NTP_HANDLE_THREAD naming the calling thread, usable
+ * from any thread with ntp_queue_apc and waitable: it becomes signalled
+ * when the thread exits (then APCs to it are refused with NTP_ESRCH). Each
+ * call makes a new handle; close each with ntp_handle_close. WIN32:
+ * DuplicateHandle(GetCurrentThread()) / OpenThread. NTP_EINVAL for NULL,
+ * NTP_ENOMEM. THREAD: any.
+ */
+NTP_EXTERN ntp_status ntp_thread_current(ntp_handle **out);
+
+/*
+ * WIN32: QueueUserAPC. Appends fn(arg) to the APC queue of `thread` (a
+ * thread handle, or NTP_CURRENT_THREAD) and wakes the thread if it is in an
+ * alertable wait. NTP_EINVAL for a NULL fn or handle, NTP_EBADF for a
+ * handle that is not an open thread handle, NTP_ESRCH when the thread has
+ * exited (ERROR_GEN_FAILURE), NTP_ENOMEM. THREAD: any.
+ */
+NTP_EXTERN ntp_status ntp_queue_apc(ntp_handle *thread, ntp_apc_fn fn,
+                                    void *arg);
+
+/*
+ * WIN32: SleepEx. Sleeps for timeout_ms (NTP_INFINITE: forever). Returns
+ * 0 when the time elapsed, NTP_WAIT_IO_COMPLETION when alertable and APCs
+ * ran (queued ones run at once, without sleeping). ntp_sleep_ex(0, false)
+ * yields the processor. On a pool worker the sleep counts as blocking.
+ * MAY BLOCK.
+ */
+NTP_EXTERN int ntp_sleep_ex(uint32_t timeout_ms, bool alertable);
+
+/*
+ * WIN32: SetWaitableTimer with a completion routine. As
+ * ntp_waitable_timer_set; in addition, on each expiry fn(arg, expiry
+ * FILETIME) is queued as an APC to the calling thread, to run at its next
+ * alertable wait. At most one such APC per timer is queued at a time (an
+ * expiry while the previous one is still queued queues nothing more).
+ * Setting or cancelling the timer again removes a queued completion APC.
+ * When the calling thread exits, the timer is cancelled (its signalled
+ * state is kept). fn NULL: exactly ntp_waitable_timer_set.
+ */
+NTP_EXTERN ntp_status ntp_waitable_timer_set_apc(ntp_handle *timer,
+                                                 ntp_due due,
+                                                 int32_t period_ms,
+                                                 ntp_timer_apc_fn fn,
+                                                 void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* The original thread-pool API                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * QueueUserWorkItem, RegisterWaitForSingleObject and timer queues, as a
+ * thin layer over work, wait and timer objects on the process default
+ * pool (SPEC 11). Flags are the WT_* values:
+ *   DEFAULT, INIOTHREAD (ignored since Vista), INUITHREAD (obsolete),
+ *   INPERSISTENTIOTHREAD (obsolete), TRANSFER_IMPERSONATION (ignored):
+ *       a normal worker;
+ *   LONGFUNCTION: the callback runs long (the pool adds threads sooner);
+ *   INPERSISTENTTHREAD: the default pool's persistent thread, which never
+ *       exits (for callbacks that rely on APCs);
+ *   INWAITTHREAD (waits), INTIMERTHREAD (timer queues): ntpool has no wait
+ *       or timer thread that runs user code; these run on the persistent
+ *       thread too, one at a time, as callbacks sharing a wait or timer
+ *       thread do on Windows;
+ *   ONLYONCE: see each function.
+ * The bits above 0xFFFF carry NTP_WT_SET_MAX_THREADPOOL_THREADS: a limit
+ * that raises (never lowers) the default pool's maximum. Other bits:
+ * NTP_EINVAL. After each callback, APCs queued to the worker run (Vista
+ * and later do so, CONFORMANCE K123).
+ */
+#define NTP_WT_EXECUTEDEFAULT 0x00000000u
+#define NTP_WT_EXECUTEINIOTHREAD 0x00000001u
+#define NTP_WT_EXECUTEINUITHREAD 0x00000002u
+#define NTP_WT_EXECUTEINWAITTHREAD 0x00000004u
+#define NTP_WT_EXECUTEONLYONCE 0x00000008u
+#define NTP_WT_EXECUTELONGFUNCTION 0x00000010u
+#define NTP_WT_EXECUTEINTIMERTHREAD 0x00000020u
+#define NTP_WT_EXECUTEINPERSISTENTIOTHREAD 0x00000040u
+#define NTP_WT_EXECUTEINPERSISTENTTHREAD 0x00000080u
+#define NTP_WT_TRANSFER_IMPERSONATION 0x00000100u
+#define NTP_WT_SET_MAX_THREADPOOL_THREADS(flags, limit)                      \
+    ((flags) |= ((uint32_t)(limit) << 16))
+
+/* LPTHREAD_START_ROUTINE: the return value is ignored. */
+typedef uint32_t (*ntp_thread_start_fn)(void *ctx);
+/* WAITORTIMERCALLBACK: timer_or_wait_fired is true for a timeout (and
+ * always for timer-queue timers), false when the handle was signalled. */
+typedef void (*ntp_wait_or_timer_fn)(void *ctx, bool timer_or_wait_fired);
+
+/* The `completion` argument of the unregister/delete calls: NULL returns
+ * at once; NTP_COMPLETION_WAIT (INVALID_HANDLE_VALUE) blocks until every
+ * callback has returned; an event handle is set once they all have. */
+#define NTP_COMPLETION_WAIT ((ntp_handle *)(intptr_t)-1)
+
+/* WIN32: QueueUserWorkItem. fn(ctx) once on the default pool. Allocates:
+ * NTP_ENOMEM; NTP_EINVAL for a NULL fn or unknown flags. A queued item
+ * cannot be cancelled. THREAD: any. */
+NTP_EXTERN ntp_status ntp_queue_user_work_item(ntp_thread_start_fn fn,
+                                               void *ctx, uint32_t flags);
+
+typedef struct ntp_registered_wait ntp_registered_wait;
+/*
+ * WIN32: RegisterWaitForSingleObject. Waits for h (signalled: cb(ctx,
+ * false); timeout_ms passed: cb(ctx, true)); NTP_INFINITE never times
+ * out, 0 tests at once. Without NTP_WT_EXECUTEONLYONCE the wait re-arms
+ * itself, with a fresh timeout, as each callback is about to run, until
+ * unregistered (a handle that stays signalled then gives a flood of
+ * callbacks, as on Windows); with it there is one callback. Taking the
+ * handle has the side effects of a wait (SPEC 13.1). *out is stored before
+ * any callback can run. Every registration must end with
+ * ntp_unregister_wait[_ex], ONLYONCE ones included. Mutexes are refused
+ * with NTP_ENOTSUP (the pool thread that took one could never release it).
+ * NTP_EINVAL for NULL out/cb or unknown flags, NTP_EBADF for a bad handle,
+ * NTP_ENOMEM. THREAD: any.
+ */
+NTP_EXTERN ntp_status ntp_register_wait(ntp_registered_wait **out,
+                                        ntp_handle *h, ntp_wait_or_timer_fn cb,
+                                        void *ctx, uint32_t timeout_ms,
+                                        uint32_t flags);
+/*
+ * WIN32: UnregisterWaitEx. Ends the registration: no new callback is
+ * queued; already queued ones still run. completion (see
+ * NTP_COMPLETION_WAIT): NULL returns at once; NTP_COMPLETION_WAIT waits for
+ * every callback (called from the wait's own callback, it waits for the
+ * others only, with a diagnostic, instead of deadlocking); an event is set
+ * once every callback has returned. Returns 0, or NTP_EINPROGRESS when
+ * callbacks were still queued or running (other than the caller's own):
+ * the registration IS ended (ERROR_IO_PENDING, not a failure; never
+ * unregister it again). NTP_EINVAL for NULL, NTP_EBADF for a completion
+ * handle that is not an event (the registration is then left alone).
+ * MAY BLOCK (NTP_COMPLETION_WAIT only).
+ */
+NTP_EXTERN ntp_status ntp_unregister_wait_ex(ntp_registered_wait *wait,
+                                             ntp_handle *completion);
+/* WIN32: UnregisterWait. ntp_unregister_wait_ex(wait, NULL). */
+NTP_EXTERN ntp_status ntp_unregister_wait(ntp_registered_wait *wait);
+
+typedef struct ntp_timer_queue ntp_timer_queue;
+typedef struct ntp_timer_queue_timer ntp_timer_queue_timer;
+/* WIN32: CreateTimerQueue. NTP_EINVAL, NTP_ENOMEM. The default queue is
+ * NULL in the calls below; it exists always and cannot be deleted. */
+NTP_EXTERN ntp_status ntp_timer_queue_create(ntp_timer_queue **out);
+/*
+ * WIN32: CreateTimerQueueTimer. A timer in q (NULL: the default queue)
+ * calling cb(ctx, true) on the default pool due_ms from now, then every
+ * period_ms (0: once). Each expiry queues its own callback, so slow
+ * callbacks overlap. due_ms 0 queues the first callback at once.
+ * NTP_WT_EXECUTEONLYONCE requires period_ms 0 (NTP_EINVAL otherwise).
+ * NTP_EINVAL for NULL out/cb, unknown flags or a deleted queue;
+ * NTP_ENOMEM/NTP_EAGAIN. Every timer must end with
+ * ntp_timer_queue_timer_delete or with its queue. THREAD: any.
+ */
+NTP_EXTERN ntp_status ntp_timer_queue_timer_create(
+    ntp_timer_queue_timer **out, ntp_timer_queue *q, ntp_wait_or_timer_fn cb,
+    void *ctx, uint32_t due_ms, uint32_t period_ms, uint32_t flags);
+/* WIN32: ChangeTimerQueueTimer. Next expiry due_ms from now, then every
+ * period_ms (0: once). A one-shot timer that has already expired is left
+ * alone (and 0 is returned, as Windows reports success). Legal from the
+ * timer's own callback. q is ignored (Windows accepts any queue). NTP_EINVAL
+ * for a NULL or deleted timer. */
+NTP_EXTERN ntp_status ntp_timer_queue_timer_change(ntp_timer_queue *q,
+                                                   ntp_timer_queue_timer *t,
+                                                   uint32_t due_ms,
+                                                   uint32_t period_ms);
+/* WIN32: DeleteTimerQueueTimer. Stops and deletes t; completion as in
+ * ntp_unregister_wait_ex. Returns 0, or NTP_EINPROGRESS when callbacks
+ * were queued or running, the caller's own included (the timer IS deleted;
+ * from its own callback no further callback runs). q is ignored. NTP_EINVAL
+ * for a NULL or deleted timer, NTP_EBADF for a completion handle that is
+ * not an event. MAY BLOCK (NTP_COMPLETION_WAIT only). */
+NTP_EXTERN ntp_status ntp_timer_queue_timer_delete(ntp_timer_queue *q,
+                                                   ntp_timer_queue_timer *t,
+                                                   ntp_handle *completion);
+/* WIN32: DeleteTimerQueueEx. Deletes every timer of q, then q;
+ * completion as above, covering the callbacks of all of them. Returns 0
+ * (with NULL always, as Vista and later), or NTP_EINPROGRESS with an event
+ * when callbacks were outstanding (the queue IS deleted). NTP_EINVAL for
+ * NULL (the default queue cannot be deleted) or a deleted queue,
+ * NTP_EBADF for a completion handle that is not an event. MAY BLOCK
+ * (NTP_COMPLETION_WAIT only). */
+NTP_EXTERN ntp_status ntp_timer_queue_delete_ex(ntp_timer_queue *q,
+                                                ntp_handle *completion);
+/* WIN32: DeleteTimerQueue. ntp_timer_queue_delete_ex(q, NULL). */
+NTP_EXTERN ntp_status ntp_timer_queue_delete(ntp_timer_queue *q);
+
+/* A bound fd's completion routine: the LPOVERLAPPED_COMPLETION_ROUTINE of
+ * BindIoCompletionCallback, plus a context: (ctx, the operation's result,
+ * 0 or a negative status, bytes transferred, its overlapped). */
+typedef void (*ntp_io_completion_fn)(void *ctx, ntp_status result,
+                                     size_t nbytes, ntp_overlapped *ov);
+/*
+ * WIN32: BindIoCompletionCallback. Binds fd to the default pool: every
+ * completion of an operation on it runs fn(ctx, ...) on a worker. *out is
+ * the I/O object doing it: issue each operation as ReadFile/WriteFile on a
+ * bound handle does, with ntp_io_start then ntp_io_read/ntp_io_write
+ * (ntp_io_cancel if that fails). Windows has no unbind; here closing *out
+ * with ntp_io_close ends the binding (EXTENSION). flags must be 0.
+ * NTP_EINVAL for NULL out/fn, flags != 0 or an fd bound already
+ * (ERROR_INVALID_PARAMETER, CONFORMANCE K138); NTP_EBADF for a bad fd;
+ * NTP_ENOMEM. THREAD: any.
+ */
+NTP_EXTERN ntp_status ntp_bind_io_completion_callback(ntp_io **out, int fd,
+                                                      ntp_io_completion_fn fn,
+                                                      void *ctx,
+                                                      uint32_t flags);
 
 /* ------------------------------------------------------------------------ */
 /* Debugging                                                                 */

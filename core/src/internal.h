@@ -2,9 +2,12 @@
  * internal.h -- what the core's files share and nobody else sees.
  *
  * LOCK ORDER (a thread holding a lock may only take locks further down):
+ *   0. the original API's locks (legacy.c: a registration's or a timer-
+ *      queue timer's lock, then its queue's), taken with no core lock held.
  *   1. cleanup group lock (ntp_cleanup_group.lock)
  *   2. a wait object's set_lock (wait.c): serializes arming and disarming
- *      of one wait; never held while waiting for the reactor thread.
+ *      of one wait; never held while waiting for the reactor thread; an
+ *      I/O object's op_lock (io.c) sits at the same level.
  *   3. the sync lock (ntp__sync_lock): the state of every waitable handle
  *      and every wait block. A wait satisfied by a signalling call may post
  *      a callback to a pool while this lock is held, hence it comes before

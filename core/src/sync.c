@@ -610,8 +610,8 @@ wait_common(struct ntp__wait_node *nodes, ntp_handle *const *handles,
         self->alertable_block = &b;
     }
     while (b.result == NTP__WAIT_PENDING) {
-        /* APC SEAM: QueueUserAPC will queue onto self->apc_queue and
-         * signal b.cond; the wait then ends without its objects. */
+        /* ntp_queue_apc queues onto self->apc_queue and signals b.cond
+         * (apc.c); the wait then ends without its objects. */
         if (alertable && ntp__thread_apc_pending_locked(self)) {
             unlink_block(&b);
             b.result = NTP_WAIT_IO_COMPLETION;

@@ -249,9 +249,10 @@ void ntp__sync_thread_exit(struct ntp__thread *t);
 /*
  * One per thread that touched a sync object, in static thread-local
  * storage, so getting it never allocates. Other threads reach it through
- * mutex owners (and, later, APC queues); those links are guarded by the
- * sync lock and are all cut by the thread's exit destructor, which runs
- * before the thread's TLS is freed. So the record never dangles.
+ * mutex owners, thread handles (apc.c) and waitable timers that queue
+ * completion routines to it; those links are guarded by the sync lock and
+ * are all cut by the thread's exit destructor, which runs before the
+ * thread's TLS is freed. So the record never dangles.
  */
 struct ntp__thread {
     unsigned long tid;  /* kernel thread id, for messages */
@@ -261,13 +262,20 @@ struct ntp__thread {
      * owned_node), abandoned when it exits. */
     ntp__list owned_mutexes;
     /*
-     * APC SEAM (the APC issue fills this in). apc_queue will hold the
-     * thread's queued user APCs, FIFO, guarded by the sync lock; nothing
-     * queues one yet, so it is always empty. alertable_block is the block
-     * this thread sleeps on during an alertable wait (NULL otherwise):
-     * QueueUserAPC will signal its cond to wake the thread.
+     * APCs (apc.c), all guarded by the sync lock:
+     *   apc_queue: struct ntp__apc.link, FIFO; only this thread pops it,
+     *       in an alertable wait; discarded, never run, at thread exit.
+     *   handles: the thread handles that name this thread (their
+     *       thread_node); at exit each is cut loose and becomes signalled.
+     *   apc_timers: waitable timers set by this thread with a completion
+     *       routine (their owner_node); cancelled at exit (SPEC 13.7).
+     *   alertable_block: the block this thread sleeps on during an
+     *       alertable wait or sleep (NULL otherwise): queuing an APC
+     *       signals its cond.
      */
     ntp__list apc_queue;
+    ntp__list handles;
+    ntp__list apc_timers;
     struct ntp__wait_block *alertable_block;
 };
 
@@ -275,9 +283,59 @@ struct ntp__thread {
  * on first use. Never NULL, never allocates. */
 struct ntp__thread *ntp__thread_self(void);
 
-/* APC SEAM: true when `t` has APCs queued. Sync lock held. */
+/* ------------------------------------------------------------------------ */
+/* APCs (apc.c)                                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One queued APC. A user APC (ntp_queue_apc) is allocated by the queuing
+ * call and freed by whoever takes it off the queue (the target thread after
+ * running it, or the thread's exit, which discards it). A waitable timer's
+ * completion APC is embedded in the timer: it is queued at most once at a
+ * time (an expiry while it is still queued changes nothing, as the kernel
+ * APC object of a Windows timer), and while queued it holds a reference on
+ * the timer's handle (`hold`), dropped after it ran or was discarded or
+ * cancelled.
+ */
+struct ntp__apc {
+    ntp__list link;   /* in the target's apc_queue while queued */
+    bool queued;
+    bool heap;        /* a user APC: free it once taken off the queue */
+    ntp_apc_fn fn;                 /* user APC: fn(arg) */
+    ntp_timer_apc_fn timer_fn;     /* timer APC: timer_fn(arg, lo, hi) */
+    void *arg;
+    uint32_t time_low, time_high;  /* timer APC: the expiry's FILETIME */
+    ntp_handle *hold; /* timer APC: the reference held while queued */
+};
+
+/* Queue `a` at the tail of t's queue and wake t if it sleeps alertably.
+ * a->hold, if any, must already carry its reference. Sync lock held. */
+void ntp__apc_queue_locked(struct ntp__thread *t, struct ntp__apc *a);
+/* Take a still-queued `a` off its queue (SetWaitableTimer and
+ * CancelWaitableTimer remove the timer's pending APC). Returns true if it
+ * was queued: the caller then drops a->hold's reference. Sync lock held. */
+bool ntp__apc_cancel_locked(struct ntp__apc *a);
+/* True when `t` has APCs queued. Sync lock held. */
 bool ntp__thread_apc_pending_locked(struct ntp__thread *t);
-/* APC SEAM: run the caller's queued APCs, FIFO, with no lock held. */
+/* Run the caller's queued APCs, FIFO, one at a time, until the queue is
+ * empty (APCs queued meanwhile included), with no lock held. */
 void ntp__thread_run_apcs(struct ntp__thread *t);
+/* Run the caller's queued APCs, if any (the original API does so after
+ * each callback, as Vista and later do: CONFORMANCE K123). Takes the sync
+ * lock once when none are queued. */
+void ntp__apc_run_pending(void);
+/* 1 if the thread named by thread handle h sleeps in an alertable wait
+ * now, 0 if not, or a negative status. Takes the sync lock. For white-box
+ * tests that must know a thread is asleep. */
+int ntp__thread_handle_in_alertable_wait(ntp_handle *h);
+/* The thread is exiting (its pthread key destructor): discard its APCs,
+ * cut its thread handles loose (they become signalled) and cancel the
+ * waitable timers that would queue completion routines to it. Takes the
+ * sync lock. */
+void ntp__apc_thread_exit(struct ntp__thread *t);
+/* waitable_timer.c: the thread that set the timer whose owner_node this is
+ * is exiting: stop the timer (its signalled state is kept) and forget the
+ * thread. Unlinks the node. Sync lock held. */
+void ntp__wtimer_owner_exit_locked(ntp__list *owner_node);
 
 #endif /* NTP_SYNC_H */

@@ -8,7 +8,9 @@
  * its start routine; not for a process that ends with exit(), where no
  * thread survives to care). The destructor abandons the mutexes the thread
  * still owns, which cuts every link other threads have to the record,
- * before the C library frees the thread's TLS.
+ * before the C library frees the thread's TLS. It also discards the
+ * thread's queued APCs, signals its thread handles and cuts them loose,
+ * and cancels the waitable timers that would queue APCs to it (apc.c).
  */
 #include "sync.h"
 
@@ -30,9 +32,10 @@ thread_exit(void *arg)
      * anew and the C library calls us once more. */
     t->registered = false;
     ntp__sync_thread_exit(t);
-    /* APC SEAM: APCs still queued when a thread exits are discarded,
-     * never run (SPEC 12); the APC issue frees them here. None can be
-     * queued yet. */
+    /* APCs still queued are discarded, never run (SPEC 12); thread
+     * handles are cut loose and signalled; timers that would queue
+     * completion routines here are cancelled (apc.c). */
+    ntp__apc_thread_exit(t);
 }
 
 static void
@@ -52,6 +55,8 @@ ntp__thread_self(void)
         t->tid = ntp__thread_id();
         ntp__list_init(&t->owned_mutexes);
         ntp__list_init(&t->apc_queue);
+        ntp__list_init(&t->handles);
+        ntp__list_init(&t->apc_timers);
         t->alertable_block = NULL;
         t->initialised = true;
     }
@@ -66,23 +71,4 @@ ntp__thread_self(void)
     }
     t->registered = true;
     return t;
-}
-
-bool
-ntp__thread_apc_pending_locked(struct ntp__thread *t)
-{
-    /* APC SEAM: nothing queues APCs until the APC issue lands, so this is
-     * always false for now; the wait loop already asks it. */
-    return !ntp__list_empty(&t->apc_queue);
-}
-
-void
-ntp__thread_run_apcs(struct ntp__thread *t)
-{
-    /* APC SEAM: the APC issue pops t->apc_queue under the sync lock and
-     * runs each APC with no lock held, FIFO. The queue cannot be
-     * non-empty yet, so reaching here with work to do is a bug. */
-    if (!ntp__list_empty(&t->apc_queue)) {
-        abort();
-    }
 }

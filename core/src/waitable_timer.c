@@ -14,8 +14,12 @@
  *                                      timer only; a manual-reset timer
  *                                      stays signalled until set again)
  *
- * LIFETIME: the common handle rules (sync.h); the reactor timer is the
- * one extra pointer to the handle. Its expiry function, wtimer_fire, takes
+ * LIFETIME: the common handle rules (sync.h), plus: a queued completion
+ * APC holds a reference of its own (dropped once it ran, was discarded by
+ * its thread's exit, or was removed by set/cancel), and the setting
+ * thread's record points at the timer through owner_node until the timer
+ * is retired or set again or the thread exits (apc.c). The reactor timer
+ * is the one other pointer to the handle. Its expiry function, wtimer_fire, takes
  * the sync lock, and the handle's last reference is dropped under the same
  * lock (ops->retire), so the definitive ntp__rtimer_disarm cannot be used
  * there: it would wait for a wtimer_fire that waits for our lock. Instead
@@ -42,14 +46,20 @@ typedef struct wtimer {
     ntp__clock clock;       /* of the armed expiry */
     uint64_t due_ns;        /* the armed expiry, on `clock` */
     /*
-     * APC SEAM (the APC issue fills this in): SetWaitableTimer's
-     * completion routine, its argument and the setting thread's record
-     * will live here, the routine being queued to that thread by
-     * expire_locked (with the expiry's FILETIME), its queued APCs being
-     * cancelled by set and cancel, and the thread's exit cancelling the
-     * timer (SPEC 13.7). Nothing of it exists yet: the native set takes
-     * no completion routine.
+     * The completion routine (ntp_waitable_timer_set_apc), guarded by the
+     * sync lock. apc_thread is the thread that set the timer with a
+     * routine (owner_node links the timer into its apc_timers list), NULL
+     * when there is no routine or that thread has exited. `apc` is the one
+     * completion APC of this timer (sync.h, struct ntp__apc): queued by
+     * an expiry if not queued already, holding a handle reference while
+     * queued; removed by set and cancel. The thread's exit cancels the
+     * timer (SPEC 13.7, ntp__wtimer_owner_exit_locked).
      */
+    ntp_timer_apc_fn apc_fn;
+    void *apc_arg;
+    struct ntp__thread *apc_thread;
+    ntp__list owner_node;
+    struct ntp__apc apc;
 } wtimer;
 
 static bool
@@ -71,13 +81,52 @@ wtimer_acquire(ntp_handle *h, struct ntp__thread *t)
     return NTP_WAIT_OBJECT_0;
 }
 
+/* Forget the completion routine's thread. Sync lock held. */
+static void
+drop_owner_locked(wtimer *wt)
+{
+    if (wt->apc_thread != NULL) {
+        ntp__list_remove(&wt->owner_node);
+        wt->apc_thread = NULL;
+    }
+    wt->apc_fn = NULL;
+    wt->apc_arg = NULL;
+}
+
 static void
 wtimer_retire(ntp_handle *h)
 {
     wtimer *wt = (wtimer *)h;
-    /* Sync lock held: revoke, never wait (see LIFETIME). */
+    /* Sync lock held: revoke, never wait (see LIFETIME). No completion APC
+     * can be queued: a queued one holds a reference. */
     ntp__rtimer_revoke(&wt->rt);
     wt->active = false;
+    drop_owner_locked(wt);
+}
+
+void
+ntp__wtimer_owner_exit_locked(ntp__list *owner_node)
+{
+    wtimer *wt = ntp__container_of(owner_node, wtimer, owner_node);
+    /* The setting thread exits: a timer with a completion routine is
+     * cancelled, its signalled state unchanged (SPEC 13.7). Its queued
+     * APC, if any, was discarded with the thread's queue just before. */
+    ntp__rtimer_revoke(&wt->rt);
+    wt->active = false;
+    drop_owner_locked(wt);
+}
+
+/* Remove a queued completion APC (SetWaitableTimer, CancelWaitableTimer).
+ * The caller holds the application's reference, so the APC's is never the
+ * last one; should it be, *dead says so and the caller destroys the handle
+ * after dropping the lock. Sync lock held. */
+static void
+cancel_apc_locked(wtimer *wt, bool *dead)
+{
+    if (ntp__apc_cancel_locked(&wt->apc)
+        && ntp__handle_unref_locked(&wt->base)) {
+        *dead = true;
+    }
 }
 
 static const struct ntp__handle_ops wtimer_ops = {
@@ -117,7 +166,23 @@ expire_locked(wtimer *wt, ntp__clock clock, uint64_t due_ns)
     wt->signalled = true;
     ntp__handle_wake_locked(&wt->base);
     ntp__handle_mirror_update_locked(&wt->base);
-    /* APC SEAM: queue the completion routine here (see struct wtimer). */
+    /* The completion routine, to the thread that set the timer, unless
+     * its APC is still queued from an earlier expiry or the application
+     * has closed the timer (nobody could stop it any more). */
+    if (wt->apc_thread != NULL && !wt->apc.queued && !wt->base.closed) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        /* FILETIME: 100 ns units since 1601-01-01 UTC. */
+        uint64_t ft = (uint64_t)now.tv_sec * 10000000u
+                      + (uint64_t)now.tv_nsec / 100u
+                      + UINT64_C(116444736000000000);
+        wt->apc.timer_fn = wt->apc_fn;
+        wt->apc.arg = wt->apc_arg;
+        wt->apc.time_low = (uint32_t)ft;
+        wt->apc.time_high = (uint32_t)(ft >> 32);
+        ntp__handle_ref_locked(&wt->base);
+        ntp__apc_queue_locked(wt->apc_thread, &wt->apc);
+    }
 }
 
 /* On the reactor thread, no lock held. Nothing of the timer is read
@@ -156,6 +221,14 @@ ntp_waitable_timer_create(ntp_handle **out, bool manual_reset)
     wt->active = false;
     wt->period_ms = 0;
     ntp__rtimer_init(&wt->rt, wtimer_fire);
+    wt->apc_fn = NULL;
+    wt->apc_arg = NULL;
+    wt->apc_thread = NULL;
+    ntp__list_init(&wt->owner_node);
+    ntp__list_init(&wt->apc.link);
+    wt->apc.queued = false;
+    wt->apc.heap = false;
+    wt->apc.hold = h;
     *out = h;
     return 0;
 }
@@ -163,14 +236,33 @@ ntp_waitable_timer_create(ntp_handle **out, bool manual_reset)
 ntp_status
 ntp_waitable_timer_set(ntp_handle *h, ntp_due due, int32_t period_ms)
 {
+    return ntp_waitable_timer_set_apc(h, due, period_ms, NULL, NULL);
+}
+
+ntp_status
+ntp_waitable_timer_set_apc(ntp_handle *h, ntp_due due, int32_t period_ms,
+                           ntp_timer_apc_fn fn, void *arg)
+{
     if (period_ms < 0
         || (due.kind != NTP_DUE_RELATIVE && due.kind != NTP_DUE_ABSOLUTE)) {
         return NTP_EINVAL;
     }
+    struct ntp__thread *self = fn != NULL ? ntp__thread_self() : NULL;
+    bool dead = false;
     pthread_mutex_lock(&ntp__sync_lock);
     ntp_status st = ntp__handle_check_locked(h, NTP_HANDLE_WAITABLE_TIMER);
     if (st == 0) {
         wtimer *wt = (wtimer *)h;
+        /* A pending completion APC is cancelled; the routine and its
+         * thread are replaced (SPEC 13.7). */
+        cancel_apc_locked(wt, &dead);
+        drop_owner_locked(wt);
+        if (fn != NULL) {
+            wt->apc_fn = fn;
+            wt->apc_arg = arg;
+            wt->apc_thread = self;
+            ntp__list_push_back(&self->apc_timers, &wt->owner_node);
+        }
         /* Stopped first, without signalling, and nonsignalled (SPEC
          * 13.7); an expiry the reactor already took is revoked. */
         ntp__rtimer_revoke(&wt->rt);
@@ -192,21 +284,29 @@ ntp_waitable_timer_set(ntp_handle *h, ntp_due due, int32_t period_ms)
         ntp__handle_mirror_update_locked(h);
     }
     pthread_mutex_unlock(&ntp__sync_lock);
+    if (dead) {
+        ntp__handle_destroy(h);
+    }
     return st;
 }
 
 ntp_status
 ntp_waitable_timer_cancel(ntp_handle *h)
 {
+    bool dead = false;
     pthread_mutex_lock(&ntp__sync_lock);
     ntp_status st = ntp__handle_check_locked(h, NTP_HANDLE_WAITABLE_TIMER);
     if (st == 0) {
         wtimer *wt = (wtimer *)h;
-        /* Inactive; a signalled timer stays signalled and waiters keep
-         * waiting (SPEC 13.7). */
+        /* Inactive, its queued completion APC removed; a signalled timer
+         * stays signalled and waiters keep waiting (SPEC 13.7). */
         ntp__rtimer_revoke(&wt->rt);
         wt->active = false;
+        cancel_apc_locked(wt, &dead);
     }
     pthread_mutex_unlock(&ntp__sync_lock);
+    if (dead) {
+        ntp__handle_destroy(h);
+    }
     return st;
 }
