@@ -112,13 +112,20 @@ count_simple_cb(ntp_instance *inst, void *ctx)
 static char order[64];
 static atomic_int order_len;
 
+/* Writers take turns; the length is published after the label is
+ * written, so a reader that sees length n sees the first n labels. */
+static pthread_mutex_t order_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void
 record_label(void *ctx)
 {
-    int i = atomic_fetch_add(&order_len, 1);
+    pthread_mutex_lock(&order_lock);
+    int i = atomic_load(&order_len);
     if (i < (int)sizeof order - 1) {
         order[i] = (char)(intptr_t)ctx;
     }
+    atomic_store(&order_len, i + 1);
+    pthread_mutex_unlock(&order_lock);
 }
 
 static void
