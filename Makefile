@@ -20,6 +20,8 @@ CMAKE_ARGS ?=
 # liblua5.4-dev, lua5.4, ...). cmake is handled apart: any cmake >= 3.18
 # already on PATH (a pip-installed one, say) is fine.
 APT_PACKAGES := build-essential clang libclang-rt-14-dev
+# The Lua module and its tests (issue 6).
+APT_PACKAGES += swig liblua5.4-dev lua5.4 lua-busted
 CMAKE_MIN_VERSION := 3.18
 
 # Sanitizers slow code down several times; the runner stretches every
@@ -31,7 +33,7 @@ SANITIZER_TIMEOUT_MULTIPLIER := 3
 .NOTPARALLEL:
 
 .PHONY: all help deps build test test-c test-c-asan test-c-tsan demo clean
-.PHONY: test-fuzz bench
+.PHONY: test-fuzz test-lua bench
 
 all: build
 
@@ -77,7 +79,7 @@ endef
 build:
 	$(call cmake_build,build,)
 
-test: test-c test-c-asan test-c-tsan test-fuzz
+test: test-c test-c-asan test-c-tsan test-fuzz test-lua
 
 test-c: deps build
 	cd build && $(CTEST) --output-on-failure -j $(CTEST_JOBS)
@@ -136,6 +138,15 @@ test-fuzz: deps
 	cd build-fuzz && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
 	    ./fuzz-ops -max_total_time=$(FUZZ_SECONDS) -timeout=30 \
 	    -print_final_stats=1 corpus ../tests/fuzz/corpus
+
+# The Lua suite: busted on lua5.4 over build/lua/ntpool/raw.so and lua/.
+LUA_TEST_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;tests/lua/?.lua;;' \
+    LUA_CPATH='build/lua/?.so;;'
+test-lua: deps build
+	@test -f build/lua/ntpool/raw.so || \
+	    { echo "test-lua: build/lua/ntpool/raw.so was not built" \
+	           "(liblua5.4-dev missing?)" >&2; exit 1; }
+	$(LUA_TEST_ENV) lua5.4 "$$(command -v busted)" --pattern='^test%-' tests/lua
 
 # Benchmarks side by side with the peers (bench/run.py): installs GLib,
 # libuv and gnuplot if missing, builds build-bench/ (Release), runs every

@@ -1,0 +1,368 @@
+-- ntpool.win32: the Windows thread-pool API under its Windows names, with
+-- Windows argument order and callback signatures (context included), so
+-- the seed examples translate line by line:
+--   nil where Windows takes NULL; FILETIME due times as integers, negative
+--   = relative in 100 ns units, positive = absolute (100 ns since 1601);
+--   milliseconds where Windows takes a DWORD; handles are userdata.
+-- The same names and order as the Python ntpool.win32.
+
+local ntpool = require "ntpool"
+local glue = ntpool.raw.glue
+
+local M = {}
+
+M.INFINITE = 0xFFFFFFFF
+M.WAIT_OBJECT_0 = glue.WAIT_OBJECT_0
+M.WAIT_ABANDONED_0 = glue.WAIT_ABANDONED_0
+M.WAIT_ABANDONED = glue.WAIT_ABANDONED_0
+M.WAIT_IO_COMPLETION = glue.WAIT_IO_COMPLETION
+M.WAIT_TIMEOUT = glue.WAIT_TIMEOUT
+M.WAIT_FAILED = 0xFFFFFFFF
+M.TP_CALLBACK_PRIORITY_HIGH = 0
+M.TP_CALLBACK_PRIORITY_NORMAL = 1
+M.TP_CALLBACK_PRIORITY_LOW = 2
+M.TP_CALLBACK_PRIORITY_INVALID = 3
+M.MAXIMUM_WAIT_OBJECTS = 64
+M.INVALID_HANDLE_VALUE = -1
+M.WT_EXECUTEDEFAULT = 0x00
+M.WT_EXECUTEINIOTHREAD = 0x01
+M.WT_EXECUTEINUITHREAD = 0x02
+M.WT_EXECUTEINWAITTHREAD = 0x04
+M.WT_EXECUTEONLYONCE = 0x08
+M.WT_EXECUTELONGFUNCTION = 0x10
+M.WT_EXECUTEINTIMERTHREAD = 0x20
+M.WT_EXECUTEINPERSISTENTIOTHREAD = 0x40
+M.WT_EXECUTEINPERSISTENTTHREAD = 0x80
+M.WT_TRANSFER_IMPERSONATION = 0x100
+
+local function ms_to_s(ms)
+  if ms == nil or ms == M.INFINITE then return nil end
+  return ms / 1000
+end
+
+-- FILETIME due time -> seconds from now (nil: none).
+local EPOCH_DIFF_100NS = 116444736000000000
+local function filetime_to_s(ft)
+  if ft == nil then return nil end
+  if ft <= 0 then return -ft / 1e7 end
+  local unix_s = (ft - EPOCH_DIFF_100NS) / 1e7
+  local d = unix_s - os.time()
+  return d > 0 and d or 0
+end
+
+-- Pools and environments ------------------------------------------------
+
+function M.CreateThreadpool(reserved) return glue.pool(0, 500) end
+function M.CloseThreadpool(pool) pool:close() end
+function M.SetThreadpoolThreadMaximum(pool, n) pool:set_max_threads(n) end
+function M.SetThreadpoolThreadMinimum(pool, n)
+  return pool:set_min_threads(n) ~= nil
+end
+
+-- A TP_CALLBACK_ENVIRON: a plain table, turned into an environment when an
+-- object is created (objects copy it, as on Windows).
+function M.InitializeThreadpoolEnvironment()
+  return { pool = nil, priority = 1, runs_long = false, persistent = false }
+end
+function M.DestroyThreadpoolEnvironment(env) end
+function M.SetThreadpoolCallbackPool(env, pool) env.pool = pool end
+function M.SetThreadpoolCallbackPriority(env, p) env.priority = p end
+function M.SetThreadpoolCallbackRunsLong(env) env.runs_long = true end
+function M.SetThreadpoolCallbackPersistent(env) env.persistent = true end
+
+-- The context each object was created with, for cancel callbacks.
+local contexts = setmetatable({}, { __mode = "k" })
+
+local function make_env(env)
+  if env == nil then return nil end
+  if type(env) ~= "table" then
+    error("bad environment (expected InitializeThreadpoolEnvironment())", 3)
+  end
+  local cancel
+  if env.cancel then
+    local cb = env.cancel
+    cancel = function(obj, cleanup_ctx) cb(contexts[obj], cleanup_ctx) end
+  end
+  return glue.environment(env.pool, env.priority, env.runs_long,
+                          env.persistent, env.cleanup_group, cancel)
+end
+
+local function remember(obj, context)
+  if obj ~= nil and context ~= nil then contexts[obj] = context end
+  return obj
+end
+
+-- Cleanup groups ----------------------------------------------------------
+
+function M.CreateThreadpoolCleanupGroup() return glue.cleanup_group() end
+-- cancel_callback(object_context, cleanup_context), or nil.
+function M.SetThreadpoolCallbackCleanupGroup(env, group, cancel_callback)
+  env.cleanup_group, env.cancel = group, cancel_callback
+end
+function M.CloseThreadpoolCleanupGroupMembers(group, cancel, cleanup_context)
+  assert(group:close_members(cancel, cleanup_context))
+end
+function M.CloseThreadpoolCleanupGroup(group) group:close() end
+
+-- Work --------------------------------------------------------------------
+
+function M.CreateThreadpoolWork(callback, context, env)
+  assert(type(callback) == "function", "callback must be a function")
+  return remember(glue.work(function(inst, work)
+    callback(inst, context, work)
+  end, make_env(env)), context)
+end
+function M.SubmitThreadpoolWork(work) work:submit() end
+function M.WaitForThreadpoolWorkCallbacks(work, cancel) work:wait(cancel) end
+function M.CloseThreadpoolWork(work) work:close() end
+function M.TrySubmitThreadpoolCallback(callback, context, env)
+  assert(type(callback) == "function", "callback must be a function")
+  return glue.try_submit(function(inst) callback(inst, context) end,
+                         make_env(env)) == true
+end
+
+-- Timers ------------------------------------------------------------------
+
+function M.CreateThreadpoolTimer(callback, context, env)
+  assert(type(callback) == "function", "callback must be a function")
+  return remember(glue.timer(function(inst, t)
+    callback(inst, context, t)
+  end, make_env(env)), context)
+end
+function M.SetThreadpoolTimer(timer, due, period_ms, window_ms)
+  timer:set(filetime_to_s(due), (period_ms or 0) / 1000,
+            (window_ms or 0) / 1000)
+end
+function M.SetThreadpoolTimerEx(timer, due, period_ms, window_ms)
+  return timer:set(filetime_to_s(due), (period_ms or 0) / 1000,
+                   (window_ms or 0) / 1000)
+end
+function M.IsThreadpoolTimerSet(timer) return timer:is_set() end
+function M.WaitForThreadpoolTimerCallbacks(t, cancel) t:wait(cancel) end
+function M.CloseThreadpoolTimer(timer) timer:close() end
+
+-- Waits -------------------------------------------------------------------
+
+function M.CreateThreadpoolWait(callback, context, env)
+  assert(type(callback) == "function", "callback must be a function")
+  return remember(glue.wait(function(inst, w, result)
+    callback(inst, context, w, result)
+  end, make_env(env)), context)
+end
+-- timeout: a FILETIME (nil: infinite).
+function M.SetThreadpoolWait(wait, handle, timeout)
+  wait:set(handle, filetime_to_s(timeout))
+end
+function M.WaitForThreadpoolWaitCallbacks(w, cancel) w:wait(cancel) end
+function M.CloseThreadpoolWait(wait) wait:close() end
+
+-- I/O ------------------------------------------------------------------------
+-- CreateThreadpoolIo(fd_or_file, callback, context, env); the callback gets
+-- (inst, context, overlapped, io_result, nbytes, io) where overlapped is the
+-- data read (nil for a write), io_result 0 or an errno name ("ECANCELED").
+-- ReadFile/WriteFile take the I/O object (ntpool reads and writes for you)
+-- and announce the operation themselves, so StartThreadpoolIo and
+-- CancelThreadpoolIo have nothing left to do.
+function M.CreateThreadpoolIo(file, callback, context, env)
+  assert(type(callback) == "function", "callback must be a function")
+  return remember(glue.io(file, function(inst, io, result, msg, errname)
+    if result == nil then
+      callback(inst, context, nil, errname, 0, io)
+    elseif type(result) == "string" then
+      callback(inst, context, result, 0, #result, io)
+    else
+      callback(inst, context, nil, 0, result, io)
+    end
+  end, make_env(env)), context)
+end
+function M.StartThreadpoolIo(io) end
+function M.CancelThreadpoolIo(io) end
+function M.ReadFile(io, size, offset) return io:read(size, offset) == true end
+function M.WriteFile(io, data, offset) return io:write(data, offset) == true end
+function M.CancelIoEx(io) return io:cancel() == true end
+function M.WaitForThreadpoolIoCallbacks(io, cancel) io:wait(cancel) end
+function M.CloseThreadpoolIo(io) io:close() end
+
+-- Instances -----------------------------------------------------------------
+
+function M.CallbackMayRunLong(inst) return inst:may_run_long() end
+function M.DisassociateCurrentThreadFromCallback(inst) inst:disassociate() end
+function M.SetEventWhenCallbackReturns(inst, e) inst:set_event_on_return(e) end
+function M.ReleaseSemaphoreWhenCallbackReturns(inst, s, n)
+  inst:release_semaphore_on_return(s, n)
+end
+function M.ReleaseMutexWhenCallbackReturns(inst, m)
+  inst:release_mutex_on_return(m)
+end
+function M.LeaveCriticalSectionWhenCallbackReturns(inst, cs)
+  inst:leave_critical_section_on_return(cs)
+end
+function M.FreeLibraryWhenCallbackReturns(inst, lib)
+  inst:free_library_on_return(lib)
+end
+
+-- The original thread-pool API -----------------------------------------------
+-- A thin layer over work, wait and timer objects on the default pool, as
+-- the C core's own (SPEC 11): WT_EXECUTELONGFUNCTION marks callbacks
+-- long-running, WT_EXECUTEINPERSISTENTTHREAD (and the wait/timer-thread
+-- flags) run them on the default pool's persistent thread.
+
+local function legacy_env(flags)
+  flags = flags or 0
+  local persistent = (flags & (M.WT_EXECUTEINPERSISTENTTHREAD |
+                               M.WT_EXECUTEINWAITTHREAD |
+                               M.WT_EXECUTEINTIMERTHREAD)) ~= 0
+  local long = (flags & M.WT_EXECUTELONGFUNCTION) ~= 0
+  if not persistent and not long then return nil end
+  return glue.environment(nil, 1, long, persistent)
+end
+
+-- QueueUserWorkItem(func, context, flags) -> true / false
+function M.QueueUserWorkItem(func, context, flags)
+  assert(type(func) == "function", "func must be a function")
+  return glue.try_submit(function() func(context) end,
+                         legacy_env(flags)) == true
+end
+
+-- Tells the script when every callback of `obj` has returned, as the
+-- completion argument of the unregister/delete calls says: nil returns at
+-- once, INVALID_HANDLE_VALUE waits, an event is set (by a pool thread).
+local function complete(objs, completion)
+  if completion == nil then
+    for _, o in ipairs(objs) do o:close() end
+  elseif completion == M.INVALID_HANDLE_VALUE then
+    for _, o in ipairs(objs) do o:wait(); o:close() end
+  else
+    glue.try_submit(function()
+      for _, o in ipairs(objs) do o:wait(); o:close() end
+      completion:set()
+    end)
+  end
+  return true
+end
+
+-- RegisterWaitForSingleObject(h, callback, context, ms, flags) -> wait;
+-- callback(context, timer_or_wait_fired).
+function M.RegisterWaitForSingleObject(h, callback, context, ms, flags)
+  assert(type(callback) == "function", "callback must be a function")
+  flags = flags or 0
+  local once = (flags & M.WT_EXECUTEONLYONCE) ~= 0
+  local timeout = ms_to_s(ms)
+  local w
+  w = glue.wait(function(inst, wait, result)
+    if not once then wait:set(h, timeout) end -- re-arm, as Windows does
+    callback(context, result == M.WAIT_TIMEOUT)
+  end, legacy_env(flags))
+  w:set(h, timeout)
+  return w
+end
+function M.UnregisterWait(w) w:set(nil); return complete({w}, nil) end
+function M.UnregisterWaitEx(w, completion)
+  w:set(nil)
+  return complete({w}, completion)
+end
+
+-- Timer queues: a table of its timers; nil is the default queue.
+function M.CreateTimerQueue() return { timers = {} } end
+-- CreateTimerQueueTimer(queue, callback, context, due_ms, period_ms, flags)
+-- -> timer; callback(context, true).
+function M.CreateTimerQueueTimer(queue, callback, context, due, period, flags)
+  assert(type(callback) == "function", "callback must be a function")
+  local t = glue.timer(function() callback(context, true) end,
+                       legacy_env(flags))
+  t:set((due or 0) / 1000, (period or 0) / 1000)
+  if queue then queue.timers[t] = true end
+  return t
+end
+function M.ChangeTimerQueueTimer(queue, t, due, period)
+  t:set((due or 0) / 1000, (period or 0) / 1000)
+  return true
+end
+function M.DeleteTimerQueueTimer(queue, t, completion)
+  t:set(nil)
+  if queue then queue.timers[t] = nil end
+  return complete({t}, completion)
+end
+function M.DeleteTimerQueueEx(queue, completion)
+  local all = {}
+  for t in pairs(queue.timers) do t:set(nil); all[#all + 1] = t end
+  queue.timers = {}
+  return complete(all, completion)
+end
+function M.DeleteTimerQueue(queue) return M.DeleteTimerQueueEx(queue, nil) end
+
+-- Synchronization -------------------------------------------------------------
+
+function M.CreateEvent(sa, manual, initial, name)
+  return assert(glue.event(manual, initial))
+end
+function M.SetEvent(h) return h:set() == true end
+function M.ResetEvent(h) return h:reset() == true end
+function M.PulseEvent(h) return h:pulse() == true end
+function M.CreateSemaphore(sa, initial, max, name)
+  return assert(glue.semaphore(initial, max))
+end
+-- ReleaseSemaphore(h, n) -> previous count (an integer); raises on
+-- ERROR_TOO_MANY_POSTS, as pywin32 does.
+function M.ReleaseSemaphore(h, n)
+  return assert(h:release(n))
+end
+function M.CreateMutex(sa, initial_owner, name)
+  return assert(glue.mutex(initial_owner))
+end
+function M.ReleaseMutex(h) return assert(h:release()) end
+function M.CreateWaitableTimer(sa, manual, name)
+  return assert(glue.waitable_timer(manual))
+end
+function M.SetWaitableTimer(h, due, period_ms)
+  return assert(h:set(filetime_to_s(due) or 0, (period_ms or 0) / 1000))
+end
+function M.CancelWaitableTimer(h) return assert(h:cancel()) end
+function M.CloseHandle(h) h:close() end
+
+function M.InitializeCriticalSection() return glue.critical_section() end
+function M.DeleteCriticalSection(cs) cs:close() end
+function M.EnterCriticalSection(cs) cs:enter() end
+function M.TryEnterCriticalSection(cs) return cs:try_enter() end
+function M.LeaveCriticalSection(cs) cs:leave() end
+
+function M.WaitForSingleObject(h, ms)
+  return assert(h:wait_raw(ms_to_s(ms), false))
+end
+function M.WaitForSingleObjectEx(h, ms, alertable)
+  return assert(h:wait_raw(ms_to_s(ms), alertable))
+end
+function M.WaitForMultipleObjects(handles, wait_all, ms)
+  return assert(glue.wait_for_multiple(handles, wait_all, ms_to_s(ms), false))
+end
+function M.WaitForMultipleObjectsEx(handles, wait_all, ms, alertable)
+  return assert(glue.wait_for_multiple(handles, wait_all, ms_to_s(ms),
+                                       alertable))
+end
+-- SignalObjectAndWait(to_signal, to_wait, ms, alertable): signals an event,
+-- semaphore (by 1) or mutex, then waits. The core has no atomic version,
+-- so another thread can run between the two steps (Windows also documents
+-- no atomicity guarantee for the pair as seen by other waiters).
+function M.SignalObjectAndWait(to_signal, to_wait, ms, alertable)
+  local name = getmetatable(to_signal) and getmetatable(to_signal).__name
+  if name == "ntpool.event" then
+    assert(to_signal:set())
+  elseif name == "ntpool.semaphore" then
+    assert(to_signal:release(1))
+  elseif name == "ntpool.mutex" then
+    assert(to_signal:release())
+  else
+    error("bad argument #1 to 'SignalObjectAndWait' (event, semaphore or mutex expected)", 2)
+  end
+  return assert(to_wait:wait_raw(ms_to_s(ms), alertable))
+end
+function M.Sleep(ms) glue.sleep_ex(ms_to_s(ms), false) end
+function M.SleepEx(ms, alertable) return glue.sleep_ex(ms_to_s(ms), alertable) end
+-- QueueUserAPC(func, thread, data) -> true, or false on failure.
+function M.QueueUserAPC(func, thread, data)
+  return glue.queue_apc(func, thread, data) == true
+end
+function M.GetCurrentThreadId() return glue.thread_id() end
+function M.GetCurrentThread() return glue.current_thread() end
+
+return M

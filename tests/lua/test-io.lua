@@ -1,0 +1,79 @@
+local ntpool = require "ntpool"
+local win32 = require "ntpool.win32"
+local H = require "helper"
+
+local function tmpfile_with(content)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w+b"))
+  f:write(content)
+  f:flush()
+  return f, path
+end
+
+describe("io", function()
+  after_each(function() collectgarbage() end)
+
+  it("io read and write a regular file", function()
+    local f, path = tmpfile_with("hello world")
+    local results = {}
+    local pool <close> = ntpool.pool{max = 2}
+    local o <close> = pool:io(f, function(inst, obj, result, msg, errname)
+      results[#results + 1] = {result, errname}
+    end)
+    assert.is_true(o:read(5, 6))
+    o:wait()
+    assert.are.same({"world"}, results[1])
+    assert.is_true(o:write("HELLO", 0))
+    o:wait()
+    assert.are.equal(5, results[2][1])
+    assert.are.equal("integer", math.type(results[2][1]))
+    assert.is_true(o:read(100, 0))
+    o:wait()
+    assert.are.equal("HELLO world", results[3][1])
+    assert.is_true(o:read(10, 1000))
+    o:wait()
+    assert.are.equal("", results[4][1])     -- end of file
+    o:close()
+    f:close()
+    os.remove(path)
+  end)
+
+  ;(H.no_subprocess and pending or it)("io on a pipe, cancelled", function()
+    local p = assert(io.popen("sleep 1", "r"))
+    local got
+    local o = ntpool.io(p, function(inst, obj, result, msg, errname)
+      got = {result, errname}
+    end)
+    assert.is_true(o:read(10))
+    assert.is_true(o:cancel())
+    assert.truthy(H.wait_until(function() return got ~= nil end))
+    assert.is_nil(got[1])
+    assert.are.equal("ECANCELED", got[2])
+    o:wait()
+    o:close()
+    assert.has_error(function() o:read(1) end, "operation on closed ntpool.io")
+    p:close()
+  end)
+
+  it("io bad arguments", function()
+    assert.has_error(function() ntpool.io("x", function() end) end)
+    local ok, msg, name = ntpool.io(987654, function() end)
+    assert.is_nil(ok)
+    assert.are.equal("EBADF", name)
+  end)
+
+  it("win32 CreateThreadpoolIo", function()
+    local f, path = tmpfile_with("abcdef")
+    local got
+    local io_obj = win32.CreateThreadpoolIo(f, function(inst, ctx, ov, res, n, io)
+      got = {ctx, ov, res, n}
+    end, "ctx", nil)
+    win32.StartThreadpoolIo(io_obj)
+    assert.is_true(win32.ReadFile(io_obj, 3, 2))
+    win32.WaitForThreadpoolIoCallbacks(io_obj, false)
+    win32.CloseThreadpoolIo(io_obj)
+    assert.are.same({"ctx", "cde", 0, 3}, got)
+    f:close()
+    os.remove(path)
+  end)
+end)

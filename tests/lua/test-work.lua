@@ -1,0 +1,96 @@
+local ntpool = require "ntpool"
+local H = require "helper"
+
+describe("work", function()
+  after_each(function() collectgarbage() collectgarbage() end)
+
+  it("work submit wait", function()
+    local pool <close> = assert(ntpool.pool{min = 1, max = 4})
+    local n, seen_inst, seen_work = 0, nil, nil
+    local w
+    w = pool:work(function(inst, work)
+      n = n + 1                       -- an upvalue shared with the script
+      seen_inst, seen_work = tostring(inst), work
+    end)
+    for _ = 1, 200 do w:submit() end
+    w:wait()
+    assert.are.equal(200, n)
+    assert.are.equal(w, seen_work)
+    assert.truthy(seen_inst:match("^ntpool.instance"))
+    w:close()
+  end)
+
+  it("runs callbacks on pool threads", function()
+    local main = ntpool.raw.glue.thread_id()
+    local tid
+    local w <close> = ntpool.work(function() tid = ntpool.raw.glue.thread_id() end)
+    w:submit(); w:wait()
+    assert.is_number(tid)
+    assert.are_not.equal(main, tid)
+  end)
+
+  it("wait with cancel_pending drops queued posts", function()
+    local pool <close> = assert(ntpool.pool{min = 1, max = 1})
+    local gate = ntpool.event{manual = true}
+    local n = 0
+    local w <close> = pool:work(function()
+      gate:wait(10 * H.scale)
+      n = n + 1
+      -- Slow enough that the cancel surely comes before most of them run,
+      -- even if the script's thread is descheduled for a while.
+      ntpool.sleep_ex(0.05)
+    end)
+    for _ = 1, 50 do w:submit() end
+    assert.truthy(H.wait_until(function() return pool:stats().running == 1 end))
+    gate:set()
+    w:wait(true)
+    assert.truthy(n >= 1 and n < 40, "ran " .. n)
+  end)
+
+  it("posts queued before close still run, even if the object is dropped", function()
+    local pool <close> = assert(ntpool.pool{min = 1, max = 1})
+    local gate = ntpool.event{manual = true}
+    local n = 0
+    do
+      local w = pool:work(function() gate:wait(10 * H.scale); n = n + 1 end)
+      for _ = 1, 10 do w:submit() end
+      w:close()
+    end
+    collectgarbage(); collectgarbage()
+    gate:set()
+    assert.truthy(H.wait_until(function() return n == 10 end))
+  end)
+
+  it("try_submit runs once", function()
+    local e = ntpool.event{}
+    local got
+    assert.is_true(ntpool.try_submit(function(inst)
+      got = inst ~= nil
+      e:set()
+    end))
+    assert.is_true(e:wait(10 * H.scale))
+    assert.is_true(got)
+    local pool <close> = ntpool.pool{max = 2}
+    assert.is_true(pool:try_submit(function() e:set() end))
+    assert.is_true(e:wait(10 * H.scale))
+  end)
+
+  it("environment with a pool and a priority", function()
+    local pool <close> = ntpool.pool{max = 2}
+    local env = ntpool.environment{pool = pool, priority = "high", runs_long = true}
+    local n = 0
+    local w <close> = ntpool.work(function() n = n + 1 end, env)
+    w:submit(); w:wait()
+    assert.are.equal(1, n)
+    assert.has_error(function() ntpool.environment{priority = "urgent"} end)
+  end)
+
+  it("pool stats and limits", function()
+    local pool <close> = ntpool.pool{min = 1, max = 3}
+    local s = pool:stats()
+    assert.are.equal(1, s.min_threads)
+    assert.are.equal(3, s.max_threads)
+    assert.are.equal("integer", math.type(s.threads))
+    assert.has_error(function() ntpool.pool{min = 5, max = 2} end)
+  end)
+end)
