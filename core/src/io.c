@@ -28,6 +28,10 @@
  * the completions still expected are discarded when they arrive (`discard`)
  * while the operations themselves go on.
  *
+ * CLOSING cancels the operations still waiting for their fd and silences
+ * every later completion (io_disarm); the object stays alive until the
+ * last operation in flight has ended.
+ *
  * LIFETIME (object.h for the common part). Every operation in flight pins
  * the object from the moment it is accepted until its completion is
  * recorded, so a closed io object outlives the operations the kernel may
@@ -353,13 +357,12 @@ ntp_io_write(ntp_io *io, ntp_overlapped *ov, const void *buf, size_t len)
     return issue(io, ov, (void *)buf, len, OP_WRITE, "ntp_io_write");
 }
 
-ntp_status
-ntp_io_cancel_ops(ntp_io *io, ntp_overlapped *which)
+/* Complete the operations waiting for the fd (all, or `which`) with
+ * NTP_ECANCELED. Sets *found; returns true if the caller must destroy the
+ * object (complete()). */
+static bool
+cancel_waiting(ntp_io *io, ntp_overlapped *which, bool *found_out)
 {
-    if (!check_io(io, "ntp_io_cancel_ops"))
-        return NTP_EINVAL;
-    if (io->regular_file)
-        return NTP_ENOENT; /* nothing ever waits for a regular file */
     bool found = false, destroy = false;
     pthread_mutex_lock(&io->op_lock);
     for (int dir = 0; dir < 2; dir++) {
@@ -379,7 +382,19 @@ ntp_io_cancel_ops(ntp_io *io, ntp_overlapped *which)
                                                  : &io->write_watch);
     }
     pthread_mutex_unlock(&io->op_lock);
-    if (destroy)
+    *found_out = found;
+    return destroy;
+}
+
+ntp_status
+ntp_io_cancel_ops(ntp_io *io, ntp_overlapped *which)
+{
+    if (!check_io(io, "ntp_io_cancel_ops"))
+        return NTP_EINVAL;
+    if (io->regular_file)
+        return NTP_ENOENT; /* nothing ever waits for a regular file */
+    bool found = false;
+    if (cancel_waiting(io, which, &found))
         ntp__object_destroy(&io->base);
     return found ? 0 : NTP_ENOENT;
 }
@@ -422,6 +437,27 @@ io_invoke(ntp__object *obj, ntp_instance *inst)
     io->cb(inst, obj->ctx, ov, atomic_load(&ov->status_), ov->bytes_, io);
 }
 
+/* The application released the object (close, or its cleanup group); it
+ * is pinned by ntp__object_close meanwhile. Operations still waiting for
+ * the fd are cancelled, and no completion of this object calls back any
+ * more, whether cancelled here or still running on a pool thread; runs
+ * already queued still happen (SPEC 2, Closing). */
+static void
+io_disarm(ntp__object *obj)
+{
+    ntp_io *io = (ntp_io *)obj;
+    pthread_mutex_lock(&obj->pool->lock);
+    io->discard += io->expected;
+    io->expected = 0;
+    if (obj->waiters)
+        pthread_cond_broadcast(&obj->settled);
+    pthread_mutex_unlock(&obj->pool->lock);
+    if (!io->regular_file) {
+        bool found;
+        (void)cancel_waiting(io, NULL, &found); /* pinned: never the last */
+    }
+}
+
 static void
 io_finalize(ntp__object *obj)
 {
@@ -438,6 +474,7 @@ io_finalize(ntp__object *obj)
 static const ntp__object_ops io_ops = {.kind = NTP__KIND_IO,
                                        .name = "I/O object",
                                        .invoke = io_invoke,
+                                       .disarm = io_disarm,
                                        .finalize = io_finalize};
 
 ntp_status
