@@ -19,7 +19,7 @@ CMAKE_ARGS ?=
 # Debian packages the build needs. Later suites append theirs here (swig,
 # liblua5.4-dev, lua5.4, ...). cmake is handled apart: any cmake >= 3.18
 # already on PATH (a pip-installed one, say) is fine.
-APT_PACKAGES := build-essential clang libclang-rt-14-dev
+APT_PACKAGES := build-essential clang libclang-rt-14-dev liburing-dev
 # The Lua module and its tests (issue 6).
 APT_PACKAGES += swig liblua5.4-dev lua5.4 lua-busted
 CMAKE_MIN_VERSION := 3.18

@@ -567,8 +567,9 @@ NTP_EXTERN ntp_status ntp_fd_handle_create(ntp_handle **out, int fd);
  * and writes on it and delivers each completion to the object's callback
  * on a worker, as a Windows TP_IO delivers the completions of overlapped
  * ReadFile/WriteFile calls. Pipes, sockets and other pollable fds are made
- * non-blocking and served through the reactor's epoll set; regular files
- * are read and written with pread/pwrite on a pool thread.
+ * non-blocking and served through the reactor's epoll set, in the order
+ * the operations were issued; regular files go to a process-wide io_uring
+ * when the kernel allows it, else pread/pwrite on a pool thread.
  *
  * An operation is described by a caller-owned ntp_overlapped (OVERLAPPED),
  * which with its buffer must stay valid until the operation's callback has
@@ -636,6 +637,11 @@ NTP_EXTERN void ntp_io_wait(ntp_io *io, bool cancel_pending);
  * the last operation in flight. */
 NTP_EXTERN void ntp_io_close(ntp_io *io);
 NTP_EXTERN ntp_status ntp_io_set_release(ntp_io *io, ntp_release_cb release);
+/* How the object does its operations: "epoll" (pollable fds), "io_uring"
+ * (regular files), or "threads" (regular files without io_uring: liburing
+ * absent, the kernel refusing a ring, or NTP_IO_BACKEND=fallback in the
+ * environment at creation). NULL for a bad object. EXTENSION. */
+NTP_EXTERN const char *ntp_io_backend(const ntp_io *io);
 
 /* ------------------------------------------------------------------------ */
 /* Synchronization objects: waitable handles                                 */

@@ -2,7 +2,15 @@
  * io.c -- I/O completion objects (SPEC 9): CreateThreadpoolIo and friends,
  * with ntpool performing the reads and writes itself.
  *
- * TWO WAYS TO DO AN OPERATION, chosen by the fd at creation:
+ * THREE WAYS TO DO AN OPERATION, chosen at creation:
+ *   - Regular files, with io_uring (io_uring.c) when liburing was built in
+ *     and the kernel gives us a ring: each operation is one submission,
+ *     its completion arrives on the reactor thread. In-flight operations
+ *     are listed in `waiting` so CancelIoEx and close can cancel them.
+ *     (Pipes and sockets stay on epoll: several reads queued on one
+ *     socket must complete in the order they were issued, which the
+ *     ring's internal polling does not promise.) NTP_IO_BACKEND=fallback
+ *     in the environment picks pool threads instead (tests run both).
  *   - Pollable fds (pipes, sockets, ttys, eventfds): the fd is made
  *     non-blocking; an operation is tried at once and, if the fd is not
  *     ready, queued FIFO per direction and retried when the reactor reports
@@ -11,8 +19,6 @@
  *   - Regular files (epoll refuses them): the pread/pwrite runs on a pool
  *     thread, handed over as a simple callback, so the caller never blocks
  *     on the disk.
- *   io_uring would serve both without the readiness round trip; it is not
- *   used yet (README, Status).
  *
  * COMPLETIONS. A finished operation records its result in its overlapped,
  * is appended to the object's FIFO of completions and posts one run of
@@ -48,12 +54,15 @@
  * sync lock (setting an overlapped's event) and the pool lock (posting);
  * the reactor calls ready() with no lock held.
  */
+#include "io_uring.h"
 #include "object.h"
 #include "reactor.h"
 #include "sync.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -70,6 +79,7 @@ struct ntp_io {
     ntp_io_cb cb;
     int fd;
     bool regular_file;
+    bool uring; /* the io_uring backend; else epoll and pool threads */
 
     /* Pollable fds only. Guarded by op_lock. */
     pthread_mutex_t op_lock;
@@ -98,6 +108,25 @@ fifo_push(ov_fifo *f, ntp_overlapped *ov)
     else
         f->head = ov;
     f->tail = ov;
+}
+
+/* Unlink ov wherever it is; false if it is not there. */
+static bool
+fifo_remove(ov_fifo *f, ntp_overlapped *ov)
+{
+    ntp_overlapped *prev = NULL;
+    for (ntp_overlapped *o = f->head; o; prev = o, o = o->next_) {
+        if (o != ov)
+            continue;
+        if (prev)
+            prev->next_ = o->next_;
+        else
+            f->head = o->next_;
+        if (f->tail == o)
+            f->tail = prev;
+        return true;
+    }
+    return false;
 }
 
 static ntp_overlapped *
@@ -189,6 +218,20 @@ complete(ntp_io *io, ntp_overlapped *ov, ntp_status result, size_t nbytes)
     bool destroy = ntp__object_settle_locked(&io->base);
     pthread_mutex_unlock(&p->lock);
     return destroy;
+}
+
+/* An io_uring operation ended, on the reactor thread (io_uring.c). */
+void
+ntp__io_uring_done(void *op, int res)
+{
+    ntp_overlapped *ov = op;
+    ntp_io *io = ov->io_;
+    pthread_mutex_lock(&io->op_lock);
+    (void)fifo_remove(&io->waiting[ov->op_], ov);
+    pthread_mutex_unlock(&io->op_lock);
+    ntp_status st = res < 0 ? status_of_errno(-res) : 0;
+    if (complete(io, ov, st, res < 0 ? 0 : (size_t)res))
+        ntp__rtimer_arm(&io->reap, NTP__CLOCK_MONOTONIC, 0, 0);
 }
 
 /* Destruction handed over by a readiness report (LIFETIME). */
@@ -313,6 +356,22 @@ issue(ntp_io *io, ntp_overlapped *ov, void *buf, size_t len, int op,
     ntp__object_pin_locked(&io->base); /* the operation's pin */
     pthread_mutex_unlock(&p->lock);
 
+    if (io->uring) {
+        uint64_t offset = ov->offset;
+        pthread_mutex_lock(&io->op_lock);
+        fifo_push(&io->waiting[op], ov); /* in flight, for cancelling */
+        ntp_status st = ntp__uring_submit(ov, io->fd, op == OP_WRITE, buf,
+                                          len, offset);
+        if (st < 0)
+            (void)fifo_remove(&io->waiting[op], ov);
+        pthread_mutex_unlock(&io->op_lock);
+        if (st < 0) {
+            atomic_store(&ov->status_, st);
+            ntp__object_unpin(&io->base);
+        }
+        return st;
+    }
+
     if (io->regular_file) {
         ntp_env env;
         ntp_env_init(&env);
@@ -365,6 +424,19 @@ cancel_waiting(ntp_io *io, ntp_overlapped *which, bool *found_out)
 {
     bool found = false, destroy = false;
     pthread_mutex_lock(&io->op_lock);
+    if (io->uring) {
+        /* Ask the kernel; the completions come with -ECANCELED (or with
+         * their result, if they finished first). */
+        for (int dir = 0; dir < 2; dir++)
+            for (ntp_overlapped *o = io->waiting[dir].head; o; o = o->next_)
+                if (which == NULL || which == o) {
+                    found = true;
+                    ntp__uring_cancel(o);
+                }
+        pthread_mutex_unlock(&io->op_lock);
+        *found_out = found;
+        return false;
+    }
     for (int dir = 0; dir < 2; dir++) {
         ov_fifo keep = {NULL, NULL};
         ntp_overlapped *ov;
@@ -391,7 +463,7 @@ ntp_io_cancel_ops(ntp_io *io, ntp_overlapped *which)
 {
     if (!check_io(io, "ntp_io_cancel_ops"))
         return NTP_EINVAL;
-    if (io->regular_file)
+    if (io->regular_file && !io->uring)
         return NTP_ENOENT; /* nothing ever waits for a regular file */
     bool found = false;
     if (cancel_waiting(io, which, &found))
@@ -452,7 +524,7 @@ io_disarm(ntp__object *obj)
     if (obj->waiters)
         pthread_cond_broadcast(&obj->settled);
     pthread_mutex_unlock(&obj->pool->lock);
-    if (!io->regular_file) {
+    if (!io->regular_file || io->uring) {
         bool found;
         (void)cancel_waiting(io, NULL, &found); /* pinned: never the last */
     }
@@ -462,7 +534,7 @@ static void
 io_finalize(ntp__object *obj)
 {
     ntp_io *io = (ntp_io *)obj;
-    if (!io->regular_file) {
+    if (!io->regular_file && !io->uring) {
         ntp__rfd_remove(&io->read_watch);
         ntp__rfd_remove(&io->write_watch);
         close(io->read_fd);
@@ -502,7 +574,11 @@ ntp_io_create(ntp_io **out, int fd, ntp_io_cb cb, void *ctx,
     io->regular_file = S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode) ||
                        S_ISDIR(sb.st_mode);
     pthread_mutex_init(&io->op_lock, NULL);
-    if (!io->regular_file) {
+    const char *backend = getenv("NTP_IO_BACKEND");
+    io->uring = io->regular_file &&
+                !(backend && strcmp(backend, "fallback") == 0) &&
+                ntp__uring_available();
+    if (!io->regular_file && !io->uring) {
         io->read_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
         io->write_fd = io->read_fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
         if (io->write_fd < 0) {
@@ -535,7 +611,7 @@ ntp_io_create(ntp_io **out, int fd, ntp_io_cb cb, void *ctx,
     }
     st = ntp__object_init(&io->base, &io_ops, ctx, env);
     if (st < 0) {
-        if (!io->regular_file) {
+        if (!io->regular_file && !io->uring) {
             ntp__rfd_remove(&io->read_watch);
             ntp__rfd_remove(&io->write_watch);
         }
@@ -628,6 +704,14 @@ ntp_io_close(ntp_io *io)
     if (io == NULL || !check_io(io, "ntp_io_close"))
         return;
     ntp__object_close(&io->base);
+}
+
+const char *
+ntp_io_backend(const ntp_io *io)
+{
+    if (!ntp__object_check(io, NTP__KIND_IO))
+        return NULL;
+    return io->uring ? "io_uring" : io->regular_file ? "threads" : "epoll";
 }
 
 ntp_status
