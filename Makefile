@@ -124,6 +124,8 @@ demo: deps build
 	./build/examples/tour build/tour-c.json
 	PYTHONPATH=python python3 -m ntpool.trace build/tour-c.json \
 	    -o build/tour-c.svg --title "make demo: the C tour, one lane per thread"
+	./build/examples/win32-tour
+	$(LUA_TEST_ENV) lua5.4 examples/tour.lua
 
 # A short libFuzzer run (clang, ASan+UBSan) of tests/fuzz/fuzz_ops.c over
 # the committed corpus; new inputs go to build-fuzz/corpus, crashes to
