@@ -3,25 +3,14 @@
  * cancelling, the cancel callback's contract, members closed by the
  * application, reuse and misuse (SPEC 4, CONFORMANCE G56-G65).
  */
-#include "task.h"
+#include "helpers.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define LONG_WAIT_MS (10000u * test_timeout_multiplier())
-
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
-
-static ntp_pool *
-make_pool(unsigned max)
-{
-    ntp_pool *pool = NULL;
-    ASSERT_OK(ntp_pool_create(&pool));
-    ntp_pool_set_max_threads(pool, max);
-    return pool;
-}
 
 static uint64_t
 queued_total(ntp_pool *pool)
@@ -29,21 +18,6 @@ queued_total(ntp_pool *pool)
     ntp_pool_stats st;
     ASSERT_OK(ntp_pool_stats_get(pool, &st));
     return st.queued[0] + st.queued[1] + st.queued[2];
-}
-
-static ntp_handle *
-make_event(void)
-{
-    ntp_handle *ev = NULL;
-    ASSERT_OK(ntp_event_create(&ev, true, false));
-    return ev;
-}
-
-static void
-wait_signalled(ntp_handle *h)
-{
-    ASSERT_STATUS(ntp_wait_for_single(h, LONG_WAIT_MS, false),
-                  NTP_WAIT_OBJECT_0);
 }
 
 static ntp_cleanup_group *

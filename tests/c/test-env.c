@@ -3,7 +3,7 @@
  * priorities, runs-long, finalization, the library reference and the
  * persistent thread (SPEC 5, CONFORMANCE A9-A11, A15, C34, D46).
  */
-#include "task.h"
+#include "helpers.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -11,87 +11,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define LONG_WAIT_MS (10000u * test_timeout_multiplier())
-
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
-
-static ntp_pool *
-make_pool(unsigned max)
-{
-    ntp_pool *pool = NULL;
-    ASSERT_OK(ntp_pool_create(&pool));
-    ntp_pool_set_max_threads(pool, max);
-    return pool;
-}
-
-static ntp_pool_stats
-stats_of(ntp_pool *pool)
-{
-    ntp_pool_stats st;
-    memset(&st, 0, sizeof st);
-    ASSERT_OK(ntp_pool_stats_get(pool, &st));
-    return st;
-}
-
-static ntp_handle *
-make_event(void)
-{
-    ntp_handle *ev = NULL;
-    ASSERT_OK(ntp_event_create(&ev, true, false));
-    return ev;
-}
-
-static void
-wait_signalled(ntp_handle *h)
-{
-    ASSERT_STATUS(ntp_wait_for_single(h, LONG_WAIT_MS, false),
-                  NTP_WAIT_OBJECT_0);
-}
 
 static long
 gettid_now(void)
 {
     return (long)syscall(SYS_gettid);
-}
-
-/* Holds the only worker of a max-1 pool so that what follows queues. */
-typedef struct blocker {
-    ntp_work *work;
-    ntp_handle *started;
-    ntp_handle *release;
-} blocker;
-
-static void
-blocker_cb(ntp_instance *inst, void *ctx, ntp_work *work)
-{
-    blocker *b = ctx;
-    ASSERT_OK(ntp_event_set(b->started));
-    wait_signalled(b->release);
-}
-
-static void
-blocker_start(blocker *b, ntp_pool *pool)
-{
-    ntp_env env;
-    ntp_env_init(&env);
-    ntp_env_set_pool(&env, pool);
-    b->started = make_event();
-    b->release = make_event();
-    ASSERT_OK(ntp_work_create(&b->work, blocker_cb, b, &env));
-    ntp_work_submit(b->work);
-    wait_signalled(b->started);
-}
-
-static void
-blocker_finish(blocker *b)
-{
-    ASSERT_OK(ntp_event_set(b->release));
-    ntp_work_wait(b->work, false);
-    ntp_work_close(b->work);
-    ASSERT_OK(ntp_handle_close(b->started));
-    ASSERT_OK(ntp_handle_close(b->release));
 }
 
 static atomic_int runs;
@@ -312,7 +239,7 @@ env_with_priority(ntp_env *env, ntp_pool *pool, int priority)
 TEST_IMPL(env_priority_order)
 {
     ntp_pool *pool = make_pool(1);
-    blocker b;
+    pool_blocker b;
     blocker_start(&b, pool);
 
     /* Queue L N H l h on distinct objects behind the blocked worker. */
@@ -354,7 +281,7 @@ TEST_IMPL(env_priority_order)
 TEST_IMPL(env_priority_order_simple)
 {
     ntp_pool *pool = make_pool(1);
-    blocker b;
+    pool_blocker b;
     blocker_start(&b, pool);
 
     /* The same with simple callbacks, as Wine's test does it. */
@@ -382,7 +309,7 @@ TEST_IMPL(env_priority_order_simple)
 TEST_IMPL(env_fifo_within_priority)
 {
     ntp_pool *pool = make_pool(1);
-    blocker b;
+    pool_blocker b;
     blocker_start(&b, pool);
 
     /* Low-priority simple callbacks a..j interleaved with normal-priority

@@ -3,51 +3,16 @@
  * order, may_run_long, disassociate and the thread rules (SPEC 10,
  * CONFORMANCE D36-D46, E47-E51, F52-F55).
  */
-#include "task.h"
+#include "helpers.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 
-#define LONG_WAIT_MS (10000u * test_timeout_multiplier())
-
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
-
-static ntp_pool *
-make_pool(unsigned max)
-{
-    ntp_pool *pool = NULL;
-    ASSERT_OK(ntp_pool_create(&pool));
-    ntp_pool_set_max_threads(pool, max);
-    return pool;
-}
-
-static ntp_pool_stats
-stats_of(ntp_pool *pool)
-{
-    ntp_pool_stats st;
-    memset(&st, 0, sizeof st);
-    ASSERT_OK(ntp_pool_stats_get(pool, &st));
-    return st;
-}
-
-static ntp_handle *
-make_event(void)
-{
-    ntp_handle *ev = NULL;
-    ASSERT_OK(ntp_event_create(&ev, true, false));
-    return ev;
-}
-
-static void
-wait_signalled(ntp_handle *h)
-{
-    ASSERT_STATUS(ntp_wait_for_single(h, LONG_WAIT_MS, false),
-                  NTP_WAIT_OBJECT_0);
-}
 
 static bool
 is_signalled(ntp_handle *h)

@@ -3,7 +3,7 @@
  * pool, closing with live objects, idle retirement and starvation
  * (SPEC 3, CONFORMANCE A1-A8, A12-A14).
  */
-#include "task.h"
+#include "helpers.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -11,46 +11,9 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-/* A wait the test expects to succeed; reaching it is the failure. */
-#define LONG_WAIT_MS (10000u * test_timeout_multiplier())
-
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
-
-static ntp_pool *
-make_pool(unsigned max)
-{
-    ntp_pool *pool = NULL;
-    ASSERT_OK(ntp_pool_create(&pool));
-    ASSERT_NOT_NULL(pool);
-    ntp_pool_set_max_threads(pool, max);
-    return pool;
-}
-
-static ntp_pool_stats
-stats_of(ntp_pool *pool)
-{
-    ntp_pool_stats st;
-    memset(&st, 0, sizeof st);
-    ASSERT_OK(ntp_pool_stats_get(pool, &st));
-    return st;
-}
-
-static ntp_handle *
-make_event(void)
-{
-    ntp_handle *ev = NULL;
-    ASSERT_OK(ntp_event_create(&ev, true, false));
-    return ev;
-}
-
-static void
-wait_signalled(ntp_handle *h)
-{
-    ASSERT_STATUS(ntp_wait_for_single(h, LONG_WAIT_MS, false),
-                  NTP_WAIT_OBJECT_0);
-}
 
 /* The number of CPUs the pool sizes itself by (the affinity mask), or the
  * online count if that is larger: more blocking callbacks than this cannot
@@ -68,55 +31,6 @@ cpu_count(void)
         n = (unsigned)online;
     }
     return n < 1 ? 1 : n;
-}
-
-/*
- * A blocker occupies one worker until released: on a max-1 pool it keeps
- * everything else queued, so a test can arrange a queue and then look at
- * what runs. It blocks in an ntpool wait, which on a max-1 pool cannot
- * start another worker.
- */
-typedef struct blocker {
-    ntp_work *work;
-    ntp_handle *started;
-    ntp_handle *release;
-} blocker;
-
-static void
-blocker_cb(ntp_instance *inst, void *ctx, ntp_work *work)
-{
-    blocker *b = ctx;
-    ASSERT_OK(ntp_event_set(b->started));
-    wait_signalled(b->release);
-}
-
-static void
-blocker_start(blocker *b, ntp_pool *pool)
-{
-    ntp_env env;
-    ntp_env_init(&env);
-    ntp_env_set_pool(&env, pool);
-    b->started = make_event();
-    b->release = make_event();
-    ASSERT_OK(ntp_work_create(&b->work, blocker_cb, b, &env));
-    ntp_work_submit(b->work);
-    wait_signalled(b->started);
-}
-
-static void
-blocker_release(blocker *b)
-{
-    ASSERT_OK(ntp_event_set(b->release));
-}
-
-static void
-blocker_finish(blocker *b)
-{
-    ASSERT_OK(ntp_event_set(b->release));
-    ntp_work_wait(b->work, false);
-    ntp_work_close(b->work);
-    ASSERT_OK(ntp_handle_close(b->started));
-    ASSERT_OK(ntp_handle_close(b->release));
 }
 
 static atomic_int count_runs;
@@ -395,7 +309,7 @@ TEST_IMPL(pool_default)
 TEST_IMPL(pool_close_pending_callbacks_run)
 {
     ntp_pool *pool = make_pool(1);
-    blocker b;
+    pool_blocker b;
     blocker_start(&b, pool);
 
     ntp_env env;
@@ -648,7 +562,7 @@ TEST_IMPL(pool_callbacks_not_on_submitter)
 TEST_IMPL(pool_stats_and_dump)
 {
     ntp_pool *pool = make_pool(1);
-    blocker b;
+    pool_blocker b;
     blocker_start(&b, pool);
 
     ntp_env env;

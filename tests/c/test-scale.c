@@ -3,12 +3,10 @@
  * without allocating, and cancelling a long queue exactly (SPEC 2 "No
  * failure after creation", SPEC 6, STYLE 4.3).
  */
-#include "task.h"
+#include "helpers.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
-
-#define LONG_WAIT_MS (10000u * test_timeout_multiplier())
 
 /* The plain build always does the full count; sanitizer builds (whose
  * multiplier is above 1) divide it, since they run ~10x slower. */
@@ -16,15 +14,6 @@ static long
 scaled(long n)
 {
     return n / (long)test_timeout_multiplier();
-}
-
-static ntp_pool_stats
-stats_of(ntp_pool *pool)
-{
-    ntp_pool_stats st;
-    memset(&st, 0, sizeof st);
-    ASSERT_OK(ntp_pool_stats_get(pool, &st));
-    return st;
 }
 
 static uint64_t

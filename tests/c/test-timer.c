@@ -9,7 +9,7 @@
  * timer never fires early); upper bounds allow for a loaded machine and
  * are scaled by test_timeout_multiplier().
  */
-#include "task.h"
+#include "helpers.h"
 
 #include "reactor.h"
 
@@ -19,8 +19,6 @@
 #include <stdlib.h>
 
 #define MS 1000000u
-#define LONG_WAIT_MS (10000u * test_timeout_multiplier())
-
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -30,15 +28,6 @@ static uint64_t
 late_ns(void)
 {
     return (uint64_t)80 * MS * test_timeout_multiplier();
-}
-
-static ntp_pool *
-make_pool(unsigned max)
-{
-    ntp_pool *pool = NULL;
-    ASSERT_OK(ntp_pool_create(&pool));
-    ntp_pool_set_max_threads(pool, max);
-    return pool;
 }
 
 static uint64_t
