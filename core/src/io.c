@@ -98,6 +98,11 @@ struct ntp_io {
 /* Completion waiters of ntp_overlapped_result without an event. */
 static pthread_mutex_t ov_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ov_cond = PTHREAD_COND_INITIALIZER;
+/* How many threads sleep on ov_cond: completions broadcast only then. A
+ * waiter counts itself before reading the status, a completion writes the
+ * status before reading the count (both sequentially consistent), so one
+ * of them sees the other. */
+static atomic_int ov_waiters;
 
 static void
 fifo_push(ov_fifo *f, ntp_overlapped *ov)
@@ -190,7 +195,7 @@ complete(ntp_io *io, ntp_overlapped *ov, ntp_status result, size_t nbytes)
     ntp__kick k = {0};
     bool dropped_unannounced = false;
     pthread_mutex_lock(&p->lock);
-    atomic_store_explicit(&ov->status_, result, memory_order_release);
+    atomic_store(&ov->status_, result); /* seq_cst: see ov_waiters */
     if (io->discard > 0) {
         io->discard--;
     } else if (io->expected > 0) {
@@ -205,9 +210,11 @@ complete(ntp_io *io, ntp_overlapped *ov, ntp_status result, size_t nbytes)
     pthread_mutex_unlock(&p->lock);
     ntp__pool_kick(p, &k); /* our pin keeps the object, and it the pool */
 
-    pthread_mutex_lock(&ov_lock);
-    pthread_cond_broadcast(&ov_cond);
-    pthread_mutex_unlock(&ov_lock);
+    if (atomic_load(&ov_waiters) > 0) {
+        pthread_mutex_lock(&ov_lock);
+        pthread_cond_broadcast(&ov_cond);
+        pthread_mutex_unlock(&ov_lock);
+    }
     if (dropped_unannounced)
         ntp__diag("I/O object %p: a completion arrived without "
                   "ntp_io_start (StartThreadpoolIo); dropped",
@@ -483,8 +490,10 @@ ntp_overlapped_result(ntp_overlapped *ov, size_t *nbytes, bool wait)
         }
         ntp__blocking_enter();
         pthread_mutex_lock(&ov_lock);
+        atomic_fetch_add(&ov_waiters, 1);
         while ((st = atomic_load(&ov->status_)) == NTP_EBUSY)
             pthread_cond_wait(&ov_cond, &ov_lock);
+        atomic_fetch_sub(&ov_waiters, 1);
         pthread_mutex_unlock(&ov_lock);
         ntp__blocking_leave();
     }
