@@ -591,6 +591,7 @@ typedef struct ntp_overlapped {
     void *buf_;
     size_t len_;
     int op_;
+    uint32_t gen_;
 } ntp_overlapped;
 #define NTP_IO_STREAM UINT64_MAX
 
@@ -663,7 +664,9 @@ typedef enum ntp_handle_kind {
     NTP_HANDLE_MUTEX,
     NTP_HANDLE_WAITABLE_TIMER, /* issue: timers and waits */
     NTP_HANDLE_THREAD,
-    NTP_HANDLE_FD
+    NTP_HANDLE_FD,
+    NTP_HANDLE_FILE /* a Win32 file HANDLE (<ntpool/win32.h>: CreateFileA,
+                       NtpHandleFromFd); always signalled */
 } ntp_handle_kind;
 
 /* WIN32: CreateEvent. Manual-reset events stay set until reset; auto-reset

@@ -56,6 +56,7 @@ typedef struct thandle {
     /* Guarded by the sync lock. The thread named, NULL once it exited. */
     struct ntp__thread *thread;
     ntp__list thread_node; /* in thread->handles while thread != NULL */
+    uint32_t exit_code;    /* the thread's, once it has exited */
 } thandle;
 
 static bool
@@ -206,6 +207,7 @@ ntp__apc_thread_exit(struct ntp__thread *t)
     while ((n = ntp__list_pop_front(&t->handles)) != NULL) {
         thandle *th = ntp__container_of(n, thandle, thread_node);
         th->thread = NULL;
+        th->exit_code = t->exit_code;
         ntp__handle_wake_locked(&th->base);
         ntp__handle_mirror_update_locked(&th->base);
     }
@@ -213,6 +215,32 @@ ntp__apc_thread_exit(struct ntp__thread *t)
         ntp__wtimer_owner_exit_locked(t->apc_timers.next);
     }
     pthread_mutex_unlock(&ntp__sync_lock);
+}
+
+void
+ntp__thread_set_exit_code(uint32_t code)
+{
+    struct ntp__thread *self = ntp__thread_self();
+    pthread_mutex_lock(&ntp__sync_lock);
+    self->exit_code = code;
+    pthread_mutex_unlock(&ntp__sync_lock);
+}
+
+ntp_status
+ntp__thread_handle_exit_code(ntp_handle *h, uint32_t *code)
+{
+    pthread_mutex_lock(&ntp__sync_lock);
+    ntp_status st = ntp__handle_check_locked(h, NTP_HANDLE_THREAD);
+    if (st == 0) {
+        thandle *th = (thandle *)h;
+        if (th->thread != NULL) {
+            st = NTP_EBUSY;
+        } else {
+            *code = th->exit_code;
+        }
+    }
+    pthread_mutex_unlock(&ntp__sync_lock);
+    return st;
 }
 
 ntp_status

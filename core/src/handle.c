@@ -105,6 +105,9 @@ ntp__handle_unref(ntp_handle *h)
 void
 ntp__handle_destroy(ntp_handle *h)
 {
+    if (h->ops->destroy != NULL) {
+        h->ops->destroy(h);
+    }
     if (h->mirror_fd >= 0) {
         close(h->mirror_fd);
     }

@@ -119,6 +119,32 @@ unsigned long ntp__thread_id(void);
 void ntp__blocking_enter(void);
 void ntp__blocking_leave(void);
 
+/* ---- I/O (io.c) ---- */
+/* ntp_io_read/ntp_io_write in one; with at_once non-NULL, 1 (and the byte
+ * count in *at_once) when the operation succeeded inside the call. For
+ * ReadFile/WriteFile, which return TRUE then. */
+ntp_status ntp__io_issue(ntp_io *io, ntp_overlapped *ov, void *buf,
+                         size_t len, bool write, size_t *at_once);
+
+/* Called by every completion of io, first, before hEvent is set and the
+ * result published: the Win32 layer fills in the OVERLAPPED around ov
+ * there, while the operation still belongs to ntpool. No lock held but
+ * maybe the io's op_lock; must not block. Set before the first
+ * operation. */
+typedef void (*ntp__io_done_fn)(ntp_overlapped *ov, ntp_status result,
+                                size_t nbytes);
+void ntp__io_set_on_done(ntp_io *io, ntp__io_done_fn fn);
+
+/* ---- the original API (legacy.c) ---- */
+/* ntp_bind_io_completion_callback, plus on_release(release_ctx) once the
+ * binding is gone (its I/O object closed and idle): win32_legacy.c keeps
+ * the bound file open until then. */
+ntp_status ntp__bind_io_completion_callback(ntp_io **out, int fd,
+                                           ntp_io_completion_fn fn,
+                                           void *ctx, uint32_t flags,
+                                           void (*on_release)(void *),
+                                           void *release_ctx);
+
 /* Type tags: the first field of every public object, checked on entry. */
 enum {
     NTP__TAG_POOL = 0x504f4f4cu,   /* "POOL" */

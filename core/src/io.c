@@ -31,8 +31,12 @@
  * (ntp_io_start) not yet matched by a completion or ntp_io_cancel; a
  * completion arriving with none expected is dropped with a diagnostic.
  * ntp_io_wait(false) also waits for `expected` to reach 0. With cancel,
- * the completions still expected are discarded when they arrive (`discard`)
- * while the operations themselves go on.
+ * the completions still expected are discarded when they arrive while the
+ * operations themselves go on: the cancel starts a new generation (`gen`),
+ * every operation carries the generation it was issued in, and a
+ * completion of an older one is dropped. (Counting the completions to
+ * drop instead would be wrong when an announcement had no operation
+ * behind it: the count would swallow the next real completion.)
  *
  * CLOSING cancels the operations still waiting for their fd and silences
  * every later completion (io_disarm); the object stays alive until the
@@ -92,7 +96,10 @@ struct ntp_io {
     /* Guarded by the pool lock. */
     ov_fifo done;           /* one entry per queued run */
     uint64_t expected;      /* announced, not completed nor cancelled */
-    uint64_t discard;       /* completions to drop (wait with cancel) */
+    uint32_t gen;           /* bumped by a cancelling wait and by close */
+
+    /* Set once before the first operation (ntp__io_set_on_done). */
+    ntp__io_done_fn on_done;
 };
 
 /* Completion waiters of ntp_overlapped_result without an event. */
@@ -185,6 +192,8 @@ complete(ntp_io *io, ntp_overlapped *ov, ntp_status result, size_t nbytes)
     ntp_handle *event = ov->event;
     if (event && ntp__handle_ref(event) < 0)
         event = NULL;
+    if (io->on_done)
+        io->on_done(ov, result, nbytes);
     ov->bytes_ = nbytes;
     if (event) {
         (void)ntp_event_set(event);
@@ -196,8 +205,8 @@ complete(ntp_io *io, ntp_overlapped *ov, ntp_status result, size_t nbytes)
     bool dropped_unannounced = false;
     pthread_mutex_lock(&p->lock);
     atomic_store(&ov->status_, result); /* seq_cst: see ov_waiters */
-    if (io->discard > 0) {
-        io->discard--;
+    if (ov->gen_ != io->gen) {
+        /* Issued before a cancelling wait or the close: dropped. */
     } else if (io->expected > 0) {
         io->expected--;
         fifo_push(&io->done, ov);
@@ -336,9 +345,14 @@ file_op(ntp_instance *inst, void *arg)
         ntp__object_destroy(&io->base);
 }
 
+/* Start an operation. Returns 0 when it is under way, or an error when it
+ * could not start. With at_once non-NULL, returns 1 instead when the
+ * operation finished successfully inside this call, with *at_once its byte
+ * count: taken from our locals, because its callback may already have run
+ * and freed ov (ReadFile's TRUE, win32_file.c). */
 static ntp_status
 issue(ntp_io *io, ntp_overlapped *ov, void *buf, size_t len, int op,
-      const char *fn)
+      const char *fn, size_t *at_once)
 {
     if (!check_io(io, fn) || ov == NULL || (buf == NULL && len > 0))
         return NTP_EINVAL;
@@ -361,6 +375,7 @@ issue(ntp_io *io, ntp_overlapped *ov, void *buf, size_t len, int op,
     ntp_pool *p = io->base.pool;
     pthread_mutex_lock(&p->lock);
     ntp__object_pin_locked(&io->base); /* the operation's pin */
+    ov->gen_ = io->gen;
     pthread_mutex_unlock(&p->lock);
 
     if (io->uring) {
@@ -396,7 +411,9 @@ issue(ntp_io *io, ntp_overlapped *ov, void *buf, size_t len, int op,
     ntp_status result = 0;
     size_t nbytes = 0;
     bool destroy = false;
+    bool finished = false;
     if (q->head == NULL && try_stream_op(io, ov, &result, &nbytes)) {
+        finished = true;
         destroy = complete(io, ov, result, nbytes);
     } else {
         bool was_idle = q->head == NULL;
@@ -408,19 +425,37 @@ issue(ntp_io *io, ntp_overlapped *ov, void *buf, size_t len, int op,
     pthread_mutex_unlock(&io->op_lock);
     if (destroy) /* closed by another thread while we issued */
         ntp__object_destroy(&io->base);
+    if (at_once && finished && result == 0 && (nbytes > 0 || len == 0)) {
+        *at_once = nbytes;
+        return 1;
+    }
     return 0;
 }
 
 ntp_status
 ntp_io_read(ntp_io *io, ntp_overlapped *ov, void *buf, size_t len)
 {
-    return issue(io, ov, buf, len, OP_READ, "ntp_io_read");
+    return issue(io, ov, buf, len, OP_READ, "ntp_io_read", NULL);
 }
 
 ntp_status
 ntp_io_write(ntp_io *io, ntp_overlapped *ov, const void *buf, size_t len)
 {
-    return issue(io, ov, (void *)buf, len, OP_WRITE, "ntp_io_write");
+    return issue(io, ov, (void *)buf, len, OP_WRITE, "ntp_io_write", NULL);
+}
+
+void
+ntp__io_set_on_done(ntp_io *io, ntp__io_done_fn fn)
+{
+    io->on_done = fn;
+}
+
+ntp_status
+ntp__io_issue(ntp_io *io, ntp_overlapped *ov, void *buf, size_t len,
+              bool write, size_t *at_once)
+{
+    return issue(io, ov, buf, len, write ? OP_WRITE : OP_READ,
+                 write ? "WriteFile" : "ReadFile", at_once);
 }
 
 /* Complete the operations waiting for the fd (all, or `which`) with
@@ -528,7 +563,7 @@ io_disarm(ntp__object *obj)
 {
     ntp_io *io = (ntp_io *)obj;
     pthread_mutex_lock(&obj->pool->lock);
-    io->discard += io->expected;
+    io->gen++;
     io->expected = 0;
     if (obj->waiters)
         pthread_cond_broadcast(&obj->settled);
@@ -693,7 +728,7 @@ ntp_io_wait(ntp_io *io, bool cancel_pending)
     if (cancel_pending) {
         (void)ntp__object_cancel_posts_locked(obj);
         io->done.head = io->done.tail = NULL; /* their completions */
-        io->discard += io->expected;
+        io->gen++;
         io->expected = 0;
     }
     obj->pins++;

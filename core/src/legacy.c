@@ -679,6 +679,8 @@ typedef struct binding {
     int fd;
     ntp_io_completion_fn fn;
     void *ctx;
+    void (*on_release)(void *); /* may be NULL */
+    void *release_ctx;
 } binding;
 
 static pthread_mutex_t bindings_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -702,12 +704,25 @@ binding_release(void *ctx)
     pthread_mutex_lock(&bindings_lock);
     ntp__list_remove(&b->node);
     pthread_mutex_unlock(&bindings_lock);
+    if (b->on_release) {
+        b->on_release(b->release_ctx);
+    }
     ntp__free(b);
 }
 
 ntp_status
 ntp_bind_io_completion_callback(ntp_io **out, int fd, ntp_io_completion_fn fn,
                                 void *ctx, uint32_t flags)
+{
+    return ntp__bind_io_completion_callback(out, fd, fn, ctx, flags, NULL,
+                                            NULL);
+}
+
+ntp_status
+ntp__bind_io_completion_callback(ntp_io **out, int fd,
+                                 ntp_io_completion_fn fn, void *ctx,
+                                 uint32_t flags, void (*on_release)(void *),
+                                 void *release_ctx)
 {
     if (out == NULL || fn == NULL || flags != 0) {
         return NTP_EINVAL;
@@ -722,6 +737,8 @@ ntp_bind_io_completion_callback(ntp_io **out, int fd, ntp_io_completion_fn fn,
     b->fd = fd;
     b->fn = fn;
     b->ctx = ctx;
+    b->on_release = on_release;
+    b->release_ctx = release_ctx;
     ntp__list_init(&b->node);
     pthread_mutex_lock(&bindings_lock);
     ntp_status st = 0;

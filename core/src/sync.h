@@ -79,6 +79,10 @@ struct ntp__handle_ops {
     /* The last reference is gone: unlink the handle from anything else
      * that points at it (a mutex from its owner's list). May be NULL. */
     void (*retire)(ntp_handle *h);
+    /* Called without the sync lock by ntp__handle_destroy, just before the
+     * memory is freed: release what the kind owns (a file's descriptor).
+     * May be NULL. */
+    void (*destroy)(ntp_handle *h);
 };
 
 struct ntp_handle {
@@ -277,6 +281,9 @@ struct ntp__thread {
     ntp__list handles;
     ntp__list apc_timers;
     struct ntp__wait_block *alertable_block;
+    /* What the thread's handles report once it has exited
+     * (GetExitCodeThread); set by the thread itself before it ends. */
+    uint32_t exit_code;
 };
 
 /* The caller's record, initialised and registered for the exit destructor
@@ -333,6 +340,13 @@ int ntp__thread_handle_in_alertable_wait(ntp_handle *h);
  * waitable timers that would queue completion routines to it. Takes the
  * sync lock. */
 void ntp__apc_thread_exit(struct ntp__thread *t);
+/* The exit code the caller's thread handles will report (CreateThread
+ * threads set their start routine's result before they end). */
+void ntp__thread_set_exit_code(uint32_t code);
+/* The exit code of the thread named by thread handle h: 0 and *code once it
+ * has exited, NTP_EBUSY while it runs, or NTP_EINVAL/NTP_EBADF. Takes the
+ * sync lock. */
+ntp_status ntp__thread_handle_exit_code(ntp_handle *h, uint32_t *code);
 /* waitable_timer.c: the thread that set the timer whose owner_node this is
  * is exiting: stop the timer (its signalled state is kept) and forget the
  * thread. Unlinks the node. Sync lock held. */

@@ -6,9 +6,7 @@
  * thread's last error (SPEC 1.3, 14). Void functions report nothing, as
  * on Windows; ntpool's diagnostics still tell about misuse.
  */
-#include "internal.h"
-
-#include <ntpool/win32.h>
+#include "win32_internal.h"
 
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +44,41 @@ NtpWin32ErrorFromStatus(ntp_status st)
     case NTP_ETIMEDOUT: return ERROR_TIMEOUT;
     default: return ERROR_GEN_FAILURE;
     }
+}
+
+static BOOL bool_result(ntp_status st);
+static void *object_result(ntp_status st, void *obj);
+static ntp_due due_of_ticks(int64_t v);
+static const ntp_env *env_of(const TP_CALLBACK_ENVIRON *pcbe, ntp_env *env);
+
+void
+ntp__win32_set_error(DWORD code)
+{
+    last_error = code;
+}
+
+BOOL
+ntp__win32_bool(ntp_status st)
+{
+    return bool_result(st);
+}
+
+void *
+ntp__win32_object(ntp_status st, void *obj)
+{
+    return object_result(st, obj);
+}
+
+ntp_due
+ntp__win32_due_of_ticks(int64_t ticks)
+{
+    return due_of_ticks(ticks);
+}
+
+const ntp_env *
+ntp__win32_env(const TP_CALLBACK_ENVIRON *pcbe, ntp_env *env)
+{
+    return env_of(pcbe, env);
 }
 
 /* TRUE on success; FALSE and the last error otherwise. */
@@ -293,6 +326,28 @@ CreateThreadpoolWait(PTP_WAIT_CALLBACK pfnwa, PVOID pv,
     return object_result(st, w);
 }
 
+/* INVALID_HANDLE_VALUE is the current process' pseudo-handle: waitable,
+ * signalled only when the process has ended, so never for us (SPEC 8,
+ * [obs]). It stands for an event nobody sets, made on first use and kept
+ * for the life of the process. */
+static ntp_handle *process_handle;
+static pthread_once_t process_once = PTHREAD_ONCE_INIT;
+
+static void
+make_process_handle(void)
+{
+    (void)ntp_event_create(&process_handle, true, false);
+}
+
+static HANDLE
+waitable(HANDLE h)
+{
+    if (h != INVALID_HANDLE_VALUE)
+        return h;
+    pthread_once(&process_once, make_process_handle);
+    return process_handle ? process_handle : h;
+}
+
 /* SetThreadpoolWait's timeout: NULL waits forever (unlike a timer's NULL,
  * which stops it), zero times out at once. */
 static ntp_due
@@ -304,7 +359,10 @@ wait_timeout_of(const FILETIME *ft)
 void
 SetThreadpoolWait(PTP_WAIT pwa, HANDLE h, PFILETIME timeout)
 {
-    ntp_wait_set_due(pwa, h, wait_timeout_of(timeout));
+    /* With no handle the timeout is ignored, even a garbage pointer
+     * (SPEC 8, [obs]). */
+    ntp_wait_set_due(pwa, waitable(h),
+                     h ? wait_timeout_of(timeout) : ntp_due_none());
 }
 
 BOOL
@@ -312,7 +370,8 @@ SetThreadpoolWaitEx(PTP_WAIT pwa, HANDLE h, PFILETIME timeout,
                     PVOID reserved)
 {
     (void)reserved;
-    return ntp_wait_set_ex(pwa, h, wait_timeout_of(timeout));
+    return ntp_wait_set_ex(pwa, waitable(h),
+                           h ? wait_timeout_of(timeout) : ntp_due_none());
 }
 
 void
@@ -606,13 +665,14 @@ single_wait_result(int r)
 DWORD
 WaitForSingleObject(HANDLE h, DWORD ms)
 {
-    return single_wait_result(ntp_wait_for_single(h, ms, false));
+    return single_wait_result(ntp_wait_for_single(waitable(h), ms, false));
 }
 
 DWORD
 WaitForSingleObjectEx(HANDLE h, DWORD ms, BOOL alertable)
 {
-    return single_wait_result(ntp_wait_for_single(h, ms, alertable != FALSE));
+    return single_wait_result(
+        ntp_wait_for_single(waitable(h), ms, alertable != FALSE));
 }
 
 DWORD
@@ -631,11 +691,40 @@ WaitForMultipleObjectsEx(DWORD n, const HANDLE *hs, BOOL all, DWORD ms,
                                              alertable != FALSE));
 }
 
+DWORD
+SignalObjectAndWait(HANDLE to_signal, HANDLE to_wait, DWORD ms,
+                    BOOL alertable)
+{
+    ntp_status st;
+    switch (ntp_handle_kind_of(to_signal)) {
+    case NTP_HANDLE_EVENT: st = ntp_event_set(to_signal); break;
+    case NTP_HANDLE_SEMAPHORE:
+        st = ntp_semaphore_release(to_signal, 1, NULL);
+        break;
+    case NTP_HANDLE_MUTEX: st = ntp_mutex_release(to_signal); break;
+    default: st = NTP_EBADF; break; /* SPEC 12: not signallable */
+    }
+    if (st < 0) {
+        last_error = NtpWin32ErrorFromStatus(st);
+        return WAIT_FAILED;
+    }
+    return single_wait_result(
+        ntp_wait_for_single(to_wait, ms, alertable != FALSE));
+}
+
 BOOL
 CloseHandle(HANDLE h)
 {
     if (h == (HANDLE)NTP_CURRENT_THREAD)
         return TRUE; /* a pseudo-handle: nothing to close */
+    if (h == INVALID_HANDLE_VALUE)
+        return TRUE; /* the current process' pseudo-handle, as Windows */
+    if (h == NULL) {
+        last_error = ERROR_INVALID_HANDLE;
+        return FALSE;
+    }
+    if (ntp_handle_kind_of(h) == NTP_HANDLE_FILE)
+        ntp__win32_file_closing(h); /* cancels its pending I/O */
     return bool_result(ntp_handle_close(h));
 }
 
