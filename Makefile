@@ -4,6 +4,9 @@
 #   make build        build/ : libntpool.a, libntpool.so, tests, examples
 #   make test         the C suite plain, under ASan+UBSan, under TSan
 #   make demo         run the tours in examples/
+#   make conformance  the Win32 conformance suite, one line per check
+#   make conformance-wine  the same suite and the Windows-style examples
+#                     built with mingw-w64 and run under Wine, compared
 #   make clean        remove every build directory
 #
 # Variables: WERROR=ON turns warnings into errors; CMAKE_ARGS adds options
@@ -33,12 +36,12 @@ SANITIZER_TIMEOUT_MULTIPLIER := 3
 .NOTPARALLEL:
 
 .PHONY: all help deps build test test-c test-c-asan test-c-tsan demo clean
-.PHONY: test-fuzz test-lua bench
+.PHONY: test-fuzz test-lua bench conformance conformance-wine
 
 all: build
 
 help:
-	@sed -n '1,10s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '1,13s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 # Quiet when everything is present; installs only what is missing.
 deps:
@@ -125,6 +128,7 @@ demo: deps build
 	PYTHONPATH=python python3 -m ntpool.trace build/tour-c.json \
 	    -o build/tour-c.svg --title "make demo: the C tour, one lane per thread"
 	./build/examples/win32-tour
+	./build/examples/win32-legacy
 	$(LUA_TEST_ENV) lua5.4 examples/tour.lua
 
 # A short libFuzzer run (clang, ASan+UBSan) of tests/fuzz/fuzz_ops.c over
@@ -164,5 +168,23 @@ bench:
 	$(CMAKE) --build build-bench -j $(NPROC) --target ntpool-bench
 	python3 bench/run.py --runs $(BENCH_RUNS)
 
+# The Win32 conformance suite (tests/conformance/) alone; `make test` runs
+# it too, as the CTest test win32_conformance, plain and under the
+# sanitizers.
+conformance: deps build
+	./build/ntpool-conformance build/fixtures/testmod.so
+
+# The Windows comparison, a tool and not part of `make test`: the suite and
+# the Windows-style examples built unchanged by mingw-w64, run under Wine
+# and on Linux, their printed results compared; the known Wine quirks are
+# named as such (README, "Windows code, unchanged"). Installs Wine and
+# mingw-w64 if missing (large: kept out of `make deps`).
+WINE_APT_PACKAGES := wine wine64 gcc-mingw-w64-x86-64
+conformance-wine:
+	@$(MAKE) --no-print-directory deps \
+	    APT_PACKAGES="$(APT_PACKAGES) $(WINE_APT_PACKAGES)"
+	$(call cmake_build,build,)
+	tests/conformance/compare-wine.sh build build-wine
+
 clean:
-	rm -rf build build-asan build-tsan build-fuzz build-bench
+	rm -rf build build-asan build-tsan build-fuzz build-bench build-wine

@@ -70,7 +70,7 @@ void
 conf_apc_sync(void)
 {
     const char *S12 = "SPEC 12";
-    g_apc_n = 0;
+    InterlockedExchange(&g_apc_n, 0);
     memset(g_apc_log, 0, sizeof g_apc_log);
     BOOL q = QueueUserAPC(apc, GetCurrentThread(), 'a') &&
              QueueUserAPC(apc, GetCurrentThread(), 'b') &&
@@ -78,7 +78,7 @@ conf_apc_sync(void)
     DWORD r = SleepEx(10, FALSE);
     CHECK(S12, "[doc]", "queued APCs do not run in a non-alertable "
                         "SleepEx (CONFORMANCE K139)",
-          q && r == 0 && g_apc_n == 0);
+          q && r == 0 && conf_get(&g_apc_n) == 0);
     r = SleepEx(1000, TRUE);
     CHECK(S12, "[doc]", "SleepEx(ms, TRUE) runs all queued APCs in FIFO "
                         "order and returns WAIT_IO_COMPLETION",
@@ -90,24 +90,24 @@ conf_apc_sync(void)
           r == 0 && conf_now_ms() - t0 >= 40);
 
     HANDLE ev = CreateEvent(NULL, FALSE, FALSE, NULL);
-    g_apc_n = 0;
+    InterlockedExchange(&g_apc_n, 0);
     QueueUserAPC(apc, GetCurrentThread(), 'x');
     r = WaitForSingleObjectEx(ev, 50, FALSE);
-    BOOL not_run = g_apc_n == 0 && r == WAIT_TIMEOUT;
+    BOOL not_run = conf_get(&g_apc_n) == 0 && r == WAIT_TIMEOUT;
     r = WaitForSingleObjectEx(ev, 5000, TRUE);
     CHECK(S12, "[doc]", "an alertable WaitForSingleObjectEx runs the APC a "
                         "non-alertable wait left queued, and returns "
                         "WAIT_IO_COMPLETION (CONFORMANCE K140)",
-          not_run && r == WAIT_IO_COMPLETION && g_apc_n == 1);
-    g_apc_n = 0;
+          not_run && r == WAIT_IO_COMPLETION && conf_get(&g_apc_n) == 1);
+    InterlockedExchange(&g_apc_n, 0);
     QueueUserAPC(apc, GetCurrentThread(), 'y');
     HANDLE hs[1] = {ev};
     r = WaitForMultipleObjectsEx(1, hs, FALSE, 5000, TRUE);
     CHECK(S12, "[doc]", "... and so does WaitForMultipleObjectsEx",
-          r == WAIT_IO_COMPLETION && g_apc_n == 1);
+          r == WAIT_IO_COMPLETION && conf_get(&g_apc_n) == 1);
 
     g_ready = CreateEvent(NULL, FALSE, FALSE, NULL);
-    g_apc_n = 0;
+    InterlockedExchange(&g_apc_n, 0);
     HANDLE t = CreateThread(NULL, 0, alertable_sleeper, NULL, 0, NULL);
     WaitForSingleObject(g_ready, 5000);
     Sleep(50);
@@ -118,7 +118,7 @@ conf_apc_sync(void)
     CHECK(S12, "[doc]", "an APC queued from another thread wakes a thread in "
                         "SleepEx(5000, TRUE), which returns "
                         "WAIT_IO_COMPLETION (CONFORMANCE K140)",
-          code == WAIT_IO_COMPLETION && g_apc_n == 1);
+          code == WAIT_IO_COMPLETION && conf_get(&g_apc_n) == 1);
     SetLastError(0);
     BOOL qr = QueueUserAPC(apc, t, 'q');
     DWORD err = GetLastError();
@@ -269,7 +269,7 @@ conf_apc_sync(void)
     CloseHandle(wt);
     wt = CreateWaitableTimer(NULL, FALSE, NULL);
     due.QuadPart = -20 * 10000LL;
-    g_timer_apc = 0;
+    InterlockedExchange(&g_timer_apc, 0);
     SetWaitableTimer(wt, &due, 0, timer_apc, NULL, FALSE);
     r = WaitForSingleObject(wt, 5000);
     BOOL reset_after = WaitForSingleObject(wt, 0) == WAIT_TIMEOUT;
@@ -278,7 +278,7 @@ conf_apc_sync(void)
                         "satisfies; its completion routine runs as an APC "
                         "of the thread that set it",
           r == WAIT_OBJECT_0 && reset_after && s == WAIT_IO_COMPLETION &&
-              g_timer_apc == 1);
+              conf_get(&g_timer_apc) == 1);
     due.QuadPart = -5000 * 10000LL;
     SetWaitableTimer(wt, &due, 0, NULL, NULL, FALSE);
     BOOL cancelled = CancelWaitableTimer(wt);

@@ -136,14 +136,14 @@ conf_common(void)
 
     /* 2: execution model. */
     const char *S2 = "SPEC 2";
-    g_runs = 0;
+    InterlockedExchange(&g_runs, 0);
     PTP_WORK w = CreateThreadpoolWork(count_work, (PVOID)&g_runs, NULL);
     for (int k = 0; k < 5; k++)
         SubmitThreadpoolWork(w);
     WaitForThreadpoolWorkCallbacks(w, FALSE);
     CHECK_EQ(S2, "[doc]", "every trigger queues one callback: 5 submits "
                           "run 5 callbacks",
-             g_runs, 5);
+             conf_get(&g_runs), 5);
     CHECK(S2, "[doc]", "callbacks run on pool threads, not the submitter's "
                        "(CONFORMANCE A3)",
           g_cb_thread != 0 && g_cb_thread != GetCurrentThreadId());
@@ -160,7 +160,7 @@ conf_common(void)
     WaitForThreadpoolWorkCallbacks(w, FALSE);
     CHECK_EQ(S2, "[doc]", "no per-object serialization: two posts of one "
                           "work object run at the same time",
-             g_met, 2);
+             conf_get(&g_met), 2);
     CloseThreadpoolWork(w);
     CloseHandle(g_meet[0]);
     CloseHandle(g_meet[1]);
@@ -179,7 +179,7 @@ conf_common(void)
     conf_env(&env, pool);
     conf_blocker b;
     conf_block(&b, &env);
-    g_runs = 0;
+    InterlockedExchange(&g_runs, 0);
     w = CreateThreadpoolWork(count_work, (PVOID)&g_runs, &env);
     for (int k = 0; k < 3; k++)
         SubmitThreadpoolWork(w);
@@ -189,7 +189,7 @@ conf_common(void)
     conf_unblock(&b);
     CHECK(S2, "[doc]", "CloseThreadpoolWork never blocks; the 3 runs queued "
                        "before it still run (CONFORMANCE B27)",
-          quick && conf_wait_count(&g_runs, 3, 5000) && g_runs == 3);
+          quick && conf_wait_count(&g_runs, 3, 5000) && conf_get(&g_runs) == 3);
     CloseThreadpool(pool);
     CloseHandle(g_ev);
 }

@@ -34,14 +34,17 @@
 /* Report one check: `ok`, or FAILED with `detail` (printf format; may be
  * NULL). sec is "SPEC 6", "CONFORMANCE B17"...; tag "[doc]", "[obs]"... */
 void conf_report(const char *sec, const char *tag, int ok, const char *what,
-                 const char *detail, ...);
+                 const char *detail, ...)
+    __attribute__((format(printf, 5, 6)));
+/* The same without a detail. */
+void conf_check(const char *sec, const char *tag, int ok, const char *what);
 /* Report a check that could not run here, with the reason. */
 void conf_skip(const char *sec, const char *tag, const char *what,
                const char *why);
 
 /* A check of a condition. */
 #define CHECK(sec, tag, what, cond)                                          \
-    conf_report((sec), (tag), (cond) ? 1 : 0, (what), NULL)
+    conf_check((sec), (tag), (cond) ? 1 : 0, (what))
 /* A check that two unsigned values are equal, showing both on failure. */
 #define CHECK_EQ(sec, tag, what, got, want)                                  \
     do {                                                                     \
@@ -56,6 +59,36 @@ void conf_skip(const char *sec, const char *tag, const char *what,
 extern const char *conf_module_path;
 
 /* ---- helpers (main.c) ---- */
+
+/* Atomic reads of what callbacks count or record with Interlocked*: a plain
+ * read racing with those writes is a data race (ThreadSanitizer says so). */
+static inline LONG
+conf_get(LONG volatile *v)
+{
+#ifdef _WIN32
+    return InterlockedCompareExchange(v, 0, 0);
+#else
+    return __atomic_load_n(v, __ATOMIC_SEQ_CST);
+#endif
+}
+static inline LONGLONG
+conf_get64(LONGLONG volatile *v)
+{
+#ifdef _WIN32
+    return InterlockedCompareExchange64(v, 0, 0);
+#else
+    return __atomic_load_n(v, __ATOMIC_SEQ_CST);
+#endif
+}
+static inline void
+conf_set64(LONGLONG volatile *v, LONGLONG x)
+{
+#ifdef _WIN32
+    InterlockedExchange64(v, x);
+#else
+    __atomic_store_n(v, x, __ATOMIC_SEQ_CST);
+#endif
+}
 
 /* Milliseconds, monotonic. */
 ULONGLONG conf_now_ms(void);

@@ -27,7 +27,7 @@ on_io(PTP_CALLBACK_INSTANCE i, PVOID ctx, PVOID ov, ULONG result,
 static void
 reset(void)
 {
-    g_calls = 0;
+    InterlockedExchange(&g_calls, 0);
     g_result = 12345;
     g_bytes = 0;
     g_ov = NULL;
@@ -90,7 +90,7 @@ conf_io(void)
     WaitForThreadpoolIoCallbacks(io, FALSE);
     CHECK(S9, "[obs]", "WaitForThreadpoolIoCallbacks with nothing started "
                        "returns at once (CONFORMANCE J102)",
-          conf_now_ms() - t0 < 500 && g_calls == 0);
+          conf_now_ms() - t0 < 500 && conf_get(&g_calls) == 0);
 
     OVERLAPPED ov;
     memset(&ov, 0, sizeof ov);
@@ -104,7 +104,7 @@ conf_io(void)
                        "with ERROR_IO_PENDING; then one callback with "
                        "NO_ERROR, 11 bytes, the OVERLAPPED, the context and "
                        "the object (CONFORMANCE J103, J104, J107)",
-          ok && g_calls == 1 && g_result == NO_ERROR && g_bytes == 11 &&
+          ok && conf_get(&g_calls) == 1 && g_result == NO_ERROR && g_bytes == 11 &&
               g_ov == &ov && g_ctx == (PVOID)0x10 && g_io == io);
 
     char buf[32] = {0};
@@ -119,7 +119,7 @@ conf_io(void)
     WaitForThreadpoolIoCallbacks(io, FALSE);
     CHECK(S9, "[doc]", "ReadFile at OVERLAPPED.Offset 6 reads \"world\": one "
                        "callback with NO_ERROR and 5 bytes",
-          ok && g_calls == 1 && g_result == NO_ERROR && g_bytes == 5 &&
+          ok && conf_get(&g_calls) == 1 && g_result == NO_ERROR && g_bytes == 5 &&
               memcmp(buf, "world", 5) == 0);
     DWORD n = 0;
     CHECK(S9, "[doc]", "GetOverlappedResult then gives TRUE and 5 bytes; "
@@ -140,7 +140,7 @@ conf_io(void)
     WaitForThreadpoolIoCallbacks(io, FALSE);
     CHECK(S9, "[obs]", "two starts and two reads give two callbacks "
                        "(CONFORMANCE J105)",
-          ok && g_calls == 2);
+          ok && conf_get(&g_calls) == 2);
 
     reset();
     StartThreadpoolIo(io);
@@ -149,7 +149,7 @@ conf_io(void)
     CHECK(S9, "[obs]", "StartThreadpoolIo with no operation, then "
                        "WaitForThreadpoolIoCallbacks(TRUE): returns at once, "
                        "no callback (CONFORMANCE J106)",
-          conf_now_ms() - t0 < 500 && g_calls == 0);
+          conf_now_ms() - t0 < 500 && conf_get(&g_calls) == 0);
 
     reset();
     memset(&ov, 0, sizeof ov);
@@ -163,8 +163,8 @@ conf_io(void)
     WaitForThreadpoolIoCallbacks(io, FALSE);
     CHECK(S9, "[doc]", "a read past the end of the file reports "
                        "ERROR_HANDLE_EOF (at once, or in its callback)",
-          eof_sync ? g_calls == 0
-                   : !r && g_calls == 1 && g_result == ERROR_HANDLE_EOF &&
+          eof_sync ? conf_get(&g_calls) == 0
+                   : !r && conf_get(&g_calls) == 1 && g_result == ERROR_HANDLE_EOF &&
                          g_bytes == 0);
 
     /* An operation refused at once: a write-only handle cannot read. */
@@ -187,7 +187,7 @@ conf_io(void)
     CHECK(S9, "[obs]", "a ReadFile that fails at once (no read access: "
                        "ERROR_ACCESS_DENIED) plus CancelThreadpoolIo: the "
                        "wait returns, no callback (CONFORMANCE J108)",
-          !r && err == ERROR_ACCESS_DENIED && g_calls == 0 &&
+          !r && err == ERROR_ACCESS_DENIED && conf_get(&g_calls) == 0 &&
               conf_now_ms() - t0 < 1000);
     CHECK(S9, "[doc]", "binding a handle bound already fails with "
                        "ERROR_INVALID_PARAMETER (SPEC 14)",
@@ -213,14 +213,14 @@ conf_io(void)
     r = ReadFile(rd, buf, 4, NULL, &ov);
     err = GetLastError();
     Sleep(50);
-    BOOL pending = !r && err == ERROR_IO_PENDING && g_calls == 0;
+    BOOL pending = !r && err == ERROR_IO_PENDING && conf_get(&g_calls) == 0;
     DWORD wrote = 0;
     WriteFile(wr, "ping", 4, &wrote, NULL);
     WaitForThreadpoolIoCallbacks(pio, FALSE);
     CHECK(S9, "[doc]", "a read on an empty pipe is pending (FALSE, "
                        "ERROR_IO_PENDING); a write completes it: one callback "
                        "with 4 bytes",
-          have_pipe && pending && wrote == 4 && g_calls == 1 &&
+          have_pipe && pending && wrote == 4 && conf_get(&g_calls) == 1 &&
               g_result == NO_ERROR && g_bytes == 4 &&
               memcmp(buf, "ping", 4) == 0);
 
@@ -234,7 +234,7 @@ conf_io(void)
     CHECK(S9, "[obs]", "CancelIoEx on a pending read: its callback comes with "
                        "ERROR_OPERATION_ABORTED and 0 bytes (CONFORMANCE "
                        "J109)",
-          !r && cancelled && g_calls == 1 &&
+          !r && cancelled && conf_get(&g_calls) == 1 &&
               g_result == ERROR_OPERATION_ABORTED && g_bytes == 0);
     n = 1;
     r = GetOverlappedResult(rd, &ov, &n, TRUE);
@@ -258,7 +258,7 @@ conf_io(void)
     WaitForThreadpoolIoCallbacks(pio, FALSE);
     CHECK(S9, "[doc]", "closing the pipe's write end completes a pending "
                        "read with ERROR_BROKEN_PIPE",
-          !r && g_calls == 1 && g_result == ERROR_BROKEN_PIPE);
+          !r && conf_get(&g_calls) == 1 && g_result == ERROR_BROKEN_PIPE);
 
     /* WaitForThreadpoolIoCallbacks(FALSE) waits for an announced
      * operation still pending, from another thread too (J103). */

@@ -50,10 +50,10 @@ static VOID CALLBACK
 self_delete(PVOID ctx, BOOLEAN fired)
 {
     (void)fired;
-    InterlockedIncrement(&g_calls);
-    if (g_calls == 1) {
+    if (InterlockedIncrement(&g_calls) == 1) {
         BOOL r = DeleteTimerQueueTimer((HANDLE)ctx, g_self_timer, NULL);
-        g_self_result = !r && GetLastError() == ERROR_IO_PENDING;
+        InterlockedExchange(&g_self_result,
+                            !r && GetLastError() == ERROR_IO_PENDING);
     }
 }
 
@@ -73,21 +73,23 @@ on_bound(DWORD err, DWORD bytes, LPOVERLAPPED ov)
 static void
 reset(void)
 {
-    g_calls = g_fired_true = g_fired_false = 0;
+    InterlockedExchange(&g_calls, 0);
+    InterlockedExchange(&g_fired_true, 0);
+    InterlockedExchange(&g_fired_false, 0);
 }
 
 void
 conf_legacy(void)
 {
     const char *S11 = "SPEC 11";
-    g_items = 0;
+    InterlockedExchange(&g_items, 0);
     BOOL ok = TRUE;
     for (int k = 0; k < 100; k++)
         ok = ok && QueueUserWorkItem(item, NULL, WT_EXECUTEDEFAULT);
     CHECK(S11, "[obs]", "QueueUserWorkItem: 100 items all run "
                         "(CONFORMANCE K112)",
           ok && conf_wait_count(&g_items, 100, 10000));
-    g_items = 0;
+    InterlockedExchange(&g_items, 0);
     ULONG flags[] = {WT_EXECUTEINIOTHREAD, WT_EXECUTEINPERSISTENTTHREAD,
                      WT_EXECUTELONGFUNCTION, WT_TRANSFER_IMPERSONATION};
     for (int k = 0; k < 4; k++)
@@ -95,7 +97,7 @@ conf_legacy(void)
     CHECK(S11, "[obs]", "... with INIOTHREAD, INPERSISTENTTHREAD, "
                         "LONGFUNCTION and TRANSFER_IMPERSONATION too",
           ok && conf_wait_count(&g_items, 4, 10000));
-    g_items = 0;
+    InterlockedExchange(&g_items, 0);
     g_gate = CreateEvent(NULL, TRUE, FALSE, NULL);
     for (int k = 0; k < 4; k++)
         ok = ok && QueueUserWorkItem(blocking_item, NULL,
@@ -115,7 +117,7 @@ conf_legacy(void)
     Sleep(100);
     CHECK(S11, "[obs]", "RegisterWaitForSingleObject then UnregisterWait at "
                         "once: TRUE, no callback (CONFORMANCE K113)",
-          ok && un && g_calls == 0);
+          ok && un && conf_get(&g_calls) == 0);
     ResetEvent(ev);
 
     reset();
@@ -131,7 +133,7 @@ conf_legacy(void)
     CHECK(S11, "[doc]", "without WT_EXECUTEONLYONCE the wait re-arms: 3 "
                         "signals, 3 callbacks with FALSE, each consumed "
                         "(CONFORMANCE K114)",
-          ok && g_fired_false == 3 && g_fired_true == 0 && consumed);
+          ok && conf_get(&g_fired_false) == 3 && conf_get(&g_fired_true) == 0 && consumed);
 
     reset();
     ok = RegisterWaitForSingleObject(&wh, ev, on_wait, NULL, INFINITE,
@@ -142,7 +144,7 @@ conf_legacy(void)
     Sleep(100);
     CHECK(S11, "[doc]", "with WT_EXECUTEONLYONCE one callback; a later "
                         "signal stays unconsumed (CONFORMANCE K115)",
-          ok && g_calls == 1 && WaitForSingleObject(ev, 0) == WAIT_OBJECT_0);
+          ok && conf_get(&g_calls) == 1 && WaitForSingleObject(ev, 0) == WAIT_OBJECT_0);
     UnregisterWaitEx(wh, INVALID_HANDLE_VALUE);
 
     reset();
@@ -151,7 +153,7 @@ conf_legacy(void)
     conf_wait_count(&g_calls, 1, 5000);
     CHECK(S11, "[doc]", "a finite timeout gives a callback with "
                         "TimerOrWaitFired TRUE (CONFORMANCE K116)",
-          ok && g_fired_true == 1);
+          ok && conf_get(&g_fired_true) == 1);
     UnregisterWaitEx(wh, INVALID_HANDLE_VALUE);
 
     reset();
@@ -161,7 +163,7 @@ conf_legacy(void)
     conf_wait_count(&g_calls, 1, 5000);
     CHECK(S11, "[obs]", "timeout 0 with ONLYONCE: an immediate callback with "
                         "TRUE (CONFORMANCE K117)",
-          ok && g_fired_true == 1 && conf_now_ms() - t0 < 1000);
+          ok && conf_get(&g_fired_true) == 1 && conf_now_ms() - t0 < 1000);
     UnregisterWaitEx(wh, INVALID_HANDLE_VALUE);
 
     reset();
@@ -177,7 +179,7 @@ conf_legacy(void)
     CHECK(S11, "[obs]", "UnregisterWait while the callback runs: FALSE with "
                         "ERROR_IO_PENDING, and the callback completes "
                         "(CONFORMANCE K118)",
-          ok && !r && err == ERROR_IO_PENDING && g_calls == 1);
+          ok && !r && err == ERROR_IO_PENDING && conf_get(&g_calls) == 1);
 
     reset();
     ok = RegisterWaitForSingleObject(&wh, ev, slow_wait, NULL, INFINITE,
@@ -188,7 +190,7 @@ conf_legacy(void)
     CHECK(S11, "[obs]", "UnregisterWaitEx(INVALID_HANDLE_VALUE) blocks until "
                         "the running callback is done, then TRUE "
                         "(CONFORMANCE K119)",
-          ok && r && g_calls == 1);
+          ok && r && conf_get(&g_calls) == 1);
 
     reset();
     HANDLE done = CreateEvent(NULL, TRUE, FALSE, NULL);
@@ -205,7 +207,7 @@ conf_legacy(void)
                         "FALSE, ERROR_IO_PENDING; the event is set once it "
                         "returns (CONFORMANCE K120)",
           ok && !r && err == ERROR_IO_PENDING && !set_early && set_later &&
-              g_calls == 1);
+              conf_get(&g_calls) == 1);
 
     SetLastError(0);
     r = UnregisterWait(NULL);
@@ -225,7 +227,7 @@ conf_legacy(void)
     Sleep(150);
     CHECK(S11, "[obs]", "a one-shot timer-queue timer fires once, with "
                         "TimerOrWaitFired TRUE (CONFORMANCE K127)",
-          ok && g_calls == 1 && g_fired_true == 1);
+          ok && conf_get(&g_calls) == 1 && conf_get(&g_fired_true) == 1);
     r = DeleteTimerQueueTimer(q, t, INVALID_HANDLE_VALUE);
     CHECK(S11, "[obs]", "DeleteTimerQueueTimer(q, t, INVALID_HANDLE_VALUE) "
                         "returns TRUE (CONFORMANCE K131)",
@@ -252,7 +254,7 @@ conf_legacy(void)
     Sleep(150);
     CHECK(S11, "[obs]", "on a one-shot that has fired it returns TRUE and "
                         "does nothing (CONFORMANCE K132)",
-          changed && g_calls == 1);
+          changed && conf_get(&g_calls) == 1);
     ResetEvent(done);
     r = DeleteTimerQueueTimer(q, t, done);
     CHECK(S11, "[obs]", "DeleteTimerQueueTimer(q, t, event) on an idle timer: "
@@ -260,7 +262,7 @@ conf_legacy(void)
           r && WaitForSingleObject(done, 5000) == WAIT_OBJECT_0);
 
     reset();
-    g_self_result = 0;
+    InterlockedExchange(&g_self_result, 0);
     ok = CreateTimerQueueTimer((PHANDLE)&g_self_timer, q, self_delete, q, 20,
                                20, WT_EXECUTEDEFAULT);
     conf_wait_count(&g_calls, 1, 5000);
@@ -268,7 +270,7 @@ conf_legacy(void)
     CHECK(S11, "[obs]", "DeleteTimerQueueTimer(q, t, NULL) from t's own "
                         "callback: FALSE with ERROR_IO_PENDING, no further "
                         "callbacks (CONFORMANCE K133)",
-          ok && g_self_result == 1 && g_calls == 1);
+          ok && conf_get(&g_self_result) == 1 && conf_get(&g_calls) == 1);
 
     reset();
     ok = CreateTimerQueueTimer(&t, NULL, on_wait, NULL, 20, 0,
@@ -277,19 +279,19 @@ conf_legacy(void)
     r = DeleteTimerQueueTimer(NULL, t, INVALID_HANDLE_VALUE);
     CHECK(S11, "[obs]", "the default queue (NULL) works for create and "
                         "delete (CONFORMANCE K134)",
-          ok && g_calls == 1 && r);
+          ok && conf_get(&g_calls) == 1 && r);
 
     reset();
     ok = CreateTimerQueueTimer(&t, q, on_wait, NULL, 10, 10,
                                WT_EXECUTEDEFAULT);
     conf_wait_count(&g_calls, 1, 5000);
     r = DeleteTimerQueueEx(q, INVALID_HANDLE_VALUE);
-    LONG at_delete = g_calls;
+    LONG at_delete = conf_get(&g_calls);
     Sleep(100);
     CHECK(S11, "[obs]", "DeleteTimerQueueEx(q, INVALID_HANDLE_VALUE) waits "
                         "for its callbacks, returns TRUE, and its timers stop "
                         "(CONFORMANCE K128)",
-          ok && r && g_calls == at_delete);
+          ok && r && conf_get(&g_calls) == at_delete);
 
     q = CreateTimerQueue();
     SetLastError(0);
@@ -337,7 +339,7 @@ conf_legacy(void)
     CHECK(S11, "[obs]", "an overlapped handle binds (TRUE) and each "
                         "completion calls the routine with (error, bytes, "
                         "OVERLAPPED) (CONFORMANCE K138)",
-          r && went && g_calls == 1 && g_bound_err == NO_ERROR &&
+          r && went && conf_get(&g_calls) == 1 && g_bound_err == NO_ERROR &&
               g_bound_bytes == 3 && g_bound_ov == &ov);
     SetLastError(0);
     r = BindIoCompletionCallback(f, on_bound, 0);

@@ -18,16 +18,25 @@ conf_report(const char *sec, const char *tag, int ok, const char *what,
         printf("%s %s %s: ok\n", sec, tag, what);
     } else {
         failed++;
-        printf("%s %s %s: FAILED", sec, tag, what);
-        if (detail) {
-            va_list ap;
-            va_start(ap, detail);
-            printf(" (");
-            vprintf(detail, ap);
-            printf(")");
-            va_end(ap);
-        }
-        printf("\n");
+        va_list ap;
+        va_start(ap, detail);
+        printf("%s %s %s: FAILED (", sec, tag, what);
+        vprintf(detail, ap);
+        printf(")\n");
+        va_end(ap);
+    }
+    fflush(stdout);
+}
+
+void
+conf_check(const char *sec, const char *tag, int ok, const char *what)
+{
+    if (ok) {
+        passed++;
+        printf("%s %s %s: ok\n", sec, tag, what);
+    } else {
+        failed++;
+        printf("%s %s %s: FAILED\n", sec, tag, what);
     }
     fflush(stdout);
 }
@@ -51,7 +60,7 @@ BOOL
 conf_wait_count(LONG volatile *v, LONG want, DWORD ms)
 {
     ULONGLONG end = conf_now_ms() + ms;
-    while (InterlockedCompareExchange(v, 0, 0) < want) {
+    while (conf_get(v) < want) {
         if (conf_now_ms() > end)
             return FALSE;
         Sleep(2);

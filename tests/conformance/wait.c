@@ -36,7 +36,9 @@ on_many(PTP_CALLBACK_INSTANCE i, PVOID ctx, PTP_WAIT w, TP_WAIT_RESULT r)
 static void
 reset(void)
 {
-    g_calls = g_signalled = g_timeouts = 0;
+    InterlockedExchange(&g_calls, 0);
+    InterlockedExchange(&g_signalled, 0);
+    InterlockedExchange(&g_timeouts, 0);
 }
 
 typedef BOOL(WINAPI *set_wait_ex_fn)(PTP_WAIT, HANDLE, PFILETIME, PVOID);
@@ -65,13 +67,13 @@ conf_wait(void)
     PTP_WAIT w = CreateThreadpoolWait(on_wait, (PVOID)0x99, &env);
     SetThreadpoolWait(w, ev, NULL);
     Sleep(50);
-    BOOL none_yet = g_calls == 0;
+    BOOL none_yet = conf_get(&g_calls) == 0;
     SetEvent(ev);
     conf_wait_count(&g_calls, 1, 5000);
     CHECK(S8, "[obs]", "SetThreadpoolWait(w, event, NULL) waits with no "
                        "timeout; SetEvent gives one WAIT_OBJECT_0 callback "
                        "(CONFORMANCE I83)",
-          none_yet && g_signalled == 1 && g_calls == 1);
+          none_yet && conf_get(&g_signalled) == 1 && conf_get(&g_calls) == 1);
     CHECK(S8, "[obs]", "the callback gets the context and the wait "
                        "(CONFORMANCE I99)",
           g_self == w && g_ctx == (PVOID)0x99);
@@ -82,11 +84,11 @@ conf_wait(void)
     Sleep(150);
     CHECK(S8, "[doc]", "one-shot: a second signal gives no callback until "
                        "SetThreadpoolWait again (CONFORMANCE I85)",
-          g_calls == 1);
+          conf_get(&g_calls) == 1);
     SetThreadpoolWait(w, ev, NULL);
     CHECK(S8, "[doc]", "re-armed on the still-signalled event, it fires at "
                        "once (CONFORMANCE I86)",
-          conf_wait_count(&g_calls, 2, 5000) && g_signalled == 2);
+          conf_wait_count(&g_calls, 2, 5000) && conf_get(&g_signalled) == 2);
 
     HANDLE sem = CreateSemaphore(NULL, 0, 5, NULL);
     reset();
@@ -97,7 +99,7 @@ conf_wait(void)
     ReleaseSemaphore(sem, 1, &prev);
     CHECK(S8, "[obs]", "a semaphore wait takes one count: 2 released, 1 left "
                        "(CONFORMANCE I84)",
-          g_signalled == 1 && prev == 1);
+          conf_get(&g_signalled) == 1 && prev == 1);
     CloseHandle(sem);
 
     HANDLE manual = CreateEvent(NULL, TRUE, TRUE, NULL);
@@ -108,7 +110,7 @@ conf_wait(void)
     CHECK_EQ(S8, "[doc]", "a manual-reset event left signalled gives exactly "
                           "one callback per SetThreadpoolWait "
                           "(CONFORMANCE I87)",
-             g_calls, 1);
+             conf_get(&g_calls), 1);
 
     reset();
     ULONGLONG t0 = conf_now_ms();
@@ -117,7 +119,7 @@ conf_wait(void)
     conf_wait_count(&g_calls, 1, 5000);
     CHECK(S8, "[obs]", "a relative timeout gives one WAIT_TIMEOUT callback, "
                        "not early (CONFORMANCE I88)",
-          g_timeouts == 1 && g_at - t0 >= 130);
+          conf_get(&g_timeouts) == 1 && g_at - t0 >= 130);
     SetEvent(ev);
     CHECK(S8, "[obs]", "... and a timeout does not consume the handle",
           WaitForSingleObject(ev, 0) == WAIT_OBJECT_0);
@@ -128,7 +130,7 @@ conf_wait(void)
     SetThreadpoolWait(w, ev, &ft);
     conf_wait_count(&g_calls, 1, 5000);
     CHECK(S8, "[obs]", "an absolute timeout gives WAIT_TIMEOUT at that time",
-          g_timeouts == 1 && g_at - t0 >= 130);
+          conf_get(&g_timeouts) == 1 && g_at - t0 >= 130);
 
     reset();
     ft = conf_ft_rel(2000);
@@ -138,7 +140,7 @@ conf_wait(void)
     Sleep(100);
     CHECK(S8, "[obs]", "a signal before the timeout: WAIT_OBJECT_0 and no "
                        "timeout callback later (CONFORMANCE I89)",
-          g_signalled == 1 && g_timeouts == 0);
+          conf_get(&g_signalled) == 1 && conf_get(&g_timeouts) == 0);
 
     reset();
     ft.dwLowDateTime = ft.dwHighDateTime = 0;
@@ -146,7 +148,7 @@ conf_wait(void)
     conf_wait_count(&g_calls, 1, 5000);
     CHECK(S8, "[obs]", "timeout 0 on an unsignalled handle: an immediate "
                        "WAIT_TIMEOUT (CONFORMANCE I90)",
-          g_timeouts == 1);
+          conf_get(&g_timeouts) == 1);
 
     reset();
     SetEvent(ev);
@@ -155,16 +157,17 @@ conf_wait(void)
     CHECK(S8, "[doc]", "timeout 0 on a signalled handle: WAIT_OBJECT_0, the "
                        "signal consumed (Wine reports WAIT_TIMEOUT: "
                        "CONFORMANCE I91)",
-          g_signalled == 1 && WaitForSingleObject(ev, 0) == WAIT_TIMEOUT);
+          conf_get(&g_signalled) == 1 && WaitForSingleObject(ev, 0) == WAIT_TIMEOUT);
 
     reset();
+    ResetEvent(ev); /* whatever the check above left */
     SetThreadpoolWait(w, ev, NULL);
     SetThreadpoolWait(w, NULL, (PFILETIME)(ULONG_PTR)0xdeadbeef);
     SetEvent(ev);
     Sleep(150);
     CHECK(S8, "[obs]", "SetThreadpoolWait(w, NULL, garbage) cancels: no "
                        "callback, the handle not consumed (CONFORMANCE I92)",
-          g_calls == 0 && WaitForSingleObject(ev, 0) == WAIT_OBJECT_0);
+          conf_get(&g_calls) == 0 && WaitForSingleObject(ev, 0) == WAIT_OBJECT_0);
 
     HANDLE ev2 = CreateEvent(NULL, FALSE, FALSE, NULL);
     reset();
@@ -172,12 +175,12 @@ conf_wait(void)
     SetThreadpoolWait(w, ev2, NULL);
     SetEvent(ev);
     Sleep(150);
-    BOOL old_ignored = g_calls == 0;
+    BOOL old_ignored = conf_get(&g_calls) == 0;
     SetEvent(ev2);
     conf_wait_count(&g_calls, 1, 5000);
     CHECK(S8, "[doc]", "a new handle replaces the old: signalling the old "
                        "does nothing (CONFORMANCE I93)",
-          old_ignored && g_signalled == 1);
+          old_ignored && conf_get(&g_signalled) == 1);
     ResetEvent(ev);
 
     reset();
@@ -185,7 +188,7 @@ conf_wait(void)
     conf_wait_count(&g_calls, 1, 5000);
     CHECK(S8, "[obs]", "INVALID_HANDLE_VALUE (the process) with timeout 0: "
                        "WAIT_TIMEOUT (CONFORMANCE I94)",
-          g_timeouts == 1);
+          conf_get(&g_timeouts) == 1);
 
     reset();
     ft = conf_ft_rel(150);
@@ -195,7 +198,7 @@ conf_wait(void)
     CHECK(S8, "[obs]", "WaitForThreadpoolWaitCallbacks(TRUE) does not disarm "
                        "a pending wait: its timeout still comes "
                        "(CONFORMANCE I95)",
-          g_timeouts == 1);
+          conf_get(&g_timeouts) == 1);
 
     PTP_WAIT w2 = CreateThreadpoolWait(on_wait, NULL, &env);
     reset();
@@ -204,12 +207,12 @@ conf_wait(void)
     SetEvent(ev);
     conf_wait_count(&g_calls, 1, 5000);
     Sleep(150);
-    BOOL one = g_calls == 1;
+    BOOL one = conf_get(&g_calls) == 1;
     SetEvent(ev);
     conf_wait_count(&g_calls, 2, 5000);
     CHECK(S8, "[obs]", "two waits on one auto-reset event: one signal, one "
                        "callback; the other stays armed (CONFORMANCE I96)",
-          one && g_calls == 2);
+          one && conf_get(&g_calls) == 2);
 
     reset();
     SetThreadpoolWait(w, ev, NULL);
@@ -218,7 +221,7 @@ conf_wait(void)
     Sleep(150);
     CHECK(S8, "[doc]", "CloseThreadpoolWait on an armed wait: no callback "
                        "(CONFORMANCE I98)",
-          g_calls == 0);
+          conf_get(&g_calls) == 0);
 
     set_wait_ex_fn set_ex = find_set_wait_ex();
     if (set_ex == NULL) {
@@ -265,9 +268,9 @@ conf_wait(void)
     SetThreadpoolWait(w, mutex, NULL);
     Sleep(100);
     CHECK(S8, "[proj]", "a mutex is refused as a wait target: no callback, "
-                        "the mutex not taken (ntpool only; Windows raises "
-                        "an exception)",
-          g_calls == 0 && WaitForSingleObject(mutex, 0) == WAIT_OBJECT_0);
+                        "the mutex not taken; Windows raises an exception "
+                        "(ntpool only)",
+          conf_get(&g_calls) == 0 && WaitForSingleObject(mutex, 0) == WAIT_OBJECT_0);
     ReleaseMutex(mutex);
     CloseThreadpoolWait(w);
     CloseHandle(mutex);

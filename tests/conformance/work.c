@@ -57,23 +57,23 @@ conf_work(void)
     TP_CALLBACK_ENVIRON env;
     conf_env(&env, pool);
 
-    g_runs = 0;
+    InterlockedExchange(&g_runs, 0);
     PTP_WORK w = CreateThreadpoolWork(args_work, (PVOID)0xabc, &env);
     CHECK(S6, "[doc]", "CreateThreadpoolWork returns an object", w != NULL);
     ULONGLONG t0 = conf_now_ms();
     WaitForThreadpoolWorkCallbacks(w, FALSE);
     CHECK(S6, "[obs]", "WaitForThreadpoolWorkCallbacks on a work never "
                        "submitted returns at once (CONFORMANCE B16)",
-          conf_now_ms() - t0 < 500 && g_runs == 0);
+          conf_now_ms() - t0 < 500 && conf_get(&g_runs) == 0);
     SubmitThreadpoolWork(w);
     WaitForThreadpoolWorkCallbacks(w, FALSE);
     CHECK(S6, "[doc]", "the callback gets an instance, the context and the "
                        "work object (CONFORMANCE B18)",
-          g_runs == 1 && g_inst != NULL && g_ctx == (PVOID)0xabc &&
+          conf_get(&g_runs) == 1 && g_inst != NULL && g_ctx == (PVOID)0xabc &&
               g_self == w);
     CloseThreadpoolWork(w);
 
-    g_runs = 0;
+    InterlockedExchange(&g_runs, 0);
     w = CreateThreadpoolWork(count_work, NULL, &env);
     for (int k = 0; k < 5; k++)
         SubmitThreadpoolWork(w);
@@ -81,7 +81,7 @@ conf_work(void)
     CHECK_EQ(S6, "[doc]", "SubmitThreadpoolWork x5, then "
                           "WaitForThreadpoolWorkCallbacks(FALSE): 5 "
                           "callbacks have run when it returns",
-             g_runs, 5);
+             conf_get(&g_runs), 5);
     CloseThreadpoolWork(w);
     CloseThreadpool(pool);
 
@@ -90,32 +90,32 @@ conf_work(void)
     conf_env(&env, pool);
     conf_blocker b;
     conf_block(&b, &env);
-    g_runs = 0;
+    InterlockedExchange(&g_runs, 0);
     w = CreateThreadpoolWork(count_work, NULL, &env);
     for (int k = 0; k < 10; k++)
         SubmitThreadpoolWork(w);
     WaitForThreadpoolWorkCallbacks(w, TRUE);
-    LONG after = g_runs;
+    LONG after = conf_get(&g_runs);
     conf_unblock(&b);
     Sleep(50);
     CHECK(S6, "[doc]", "WaitForThreadpoolWorkCallbacks(TRUE) discards the "
                        "queued posts: of 10, none runs, then or later",
-          after == 0 && g_runs == 0);
+          after == 0 && conf_get(&g_runs) == 0);
     SubmitThreadpoolWork(w);
     WaitForThreadpoolWorkCallbacks(w, FALSE);
     CHECK_EQ(S6, "[doc]", "the object stays valid: submitted again after the "
                           "cancel, it runs (CONFORMANCE B21)",
-             g_runs, 1);
+             conf_get(&g_runs), 1);
     CloseThreadpoolWork(w);
 
-    g_runs = 0;
+    InterlockedExchange(&g_runs, 0);
     w = CreateThreadpoolWork(resubmit_work, NULL, &env);
     SubmitThreadpoolWork(w);
     conf_wait_count(&g_runs, 3, 5000);
     WaitForThreadpoolWorkCallbacks(w, FALSE);
     CHECK_EQ(S6, "[doc]", "a callback may submit its own object again "
                           "(CONFORMANCE B25)",
-             g_runs, 3);
+             conf_get(&g_runs), 3);
     CloseThreadpoolWork(w);
 
     LONG volatile finished = 0;
@@ -123,16 +123,16 @@ conf_work(void)
     SubmitThreadpoolWork(w);
     Sleep(50);
     WaitForThreadpoolWorkCallbacks(w, FALSE);
-    LONG was = finished;
+    LONG was = conf_get(&finished);
     conf_wait_count(&finished, 1, 5000);
     CHECK(S6, "[doc]", "callbacks that disassociated are not waited for: "
                        "the wait returns while it still runs (CONFORMANCE "
                        "F52)",
-          was == 0 && finished == 1);
+          was == 0 && conf_get(&finished) == 1);
     CloseThreadpoolWork(w);
     CloseThreadpool(pool);
 
-    g_runs = 0;
+    InterlockedExchange(&g_runs, 0);
     g_ctx = NULL;
     BOOL ok = TRUE;
     for (int k = 0; k < 3; k++)

@@ -717,6 +717,19 @@ InterlockedDecrement64(LONGLONG volatile *p)
 {
     return __atomic_sub_fetch(p, 1, __ATOMIC_SEQ_CST);
 }
+static inline LONGLONG
+InterlockedExchange64(LONGLONG volatile *p, LONGLONG v)
+{
+    return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
+}
+static inline LONGLONG
+InterlockedCompareExchange64(LONGLONG volatile *p, LONGLONG exchange,
+                             LONGLONG comparand)
+{
+    __atomic_compare_exchange_n(p, &comparand, exchange, false,
+                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return comparand;
+}
 static inline PVOID
 InterlockedExchangePointer(PVOID volatile *p, PVOID v)
 {
