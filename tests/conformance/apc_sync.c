@@ -57,6 +57,32 @@ take_mutex_try(LPVOID arg)
 }
 
 static LONG volatile g_timer_apc;
+static LONG volatile g_discarded;
+
+static VOID CALLBACK
+count_apc(ULONG_PTR c)
+{
+    (void)c;
+    InterlockedIncrement(&g_discarded);
+}
+
+static DWORD WINAPI
+queue_to_self_and_exit(LPVOID arg)
+{
+    (void)arg;
+    QueueUserAPC(count_apc, GetCurrentThread(), 0);
+    return 0; /* exits with the APC still queued */
+}
+
+static HANDLE g_pulse;
+
+static DWORD WINAPI
+wait_pulse(LPVOID arg)
+{
+    (void)arg;
+    SetEvent(g_ready);
+    return WaitForSingleObject(g_pulse, 5000);
+}
 
 static VOID CALLBACK
 timer_apc(LPVOID arg, DWORD lo, DWORD hi)
@@ -127,6 +153,28 @@ conf_apc_sync(void)
           !qr && err == ERROR_GEN_FAILURE);
     CloseHandle(t);
 
+    g_apc_n = 0;
+    SetEvent(ev);
+    QueueUserAPC(apc, GetCurrentThread(), 'w');
+    r = WaitForSingleObjectEx(ev, 0, TRUE);
+    LONG ran_then = conf_get(&g_apc_n);
+    DWORD later = SleepEx(0, TRUE);
+    CHECK(S12, "[proj]", "an alertable wait on an already signalled object "
+                         "with an APC pending returns WAIT_OBJECT_0 and "
+                         "leaves the APC queued for the next one "
+                         "(CONFORMANCE K143)",
+          r == WAIT_OBJECT_0 && ran_then == 0 && later == WAIT_IO_COMPLETION &&
+              conf_get(&g_apc_n) == 1);
+
+    g_discarded = 0;
+    t = CreateThread(NULL, 0, queue_to_self_and_exit, NULL, 0, NULL);
+    WaitForSingleObject(t, 5000);
+    CloseHandle(t);
+    Sleep(50);
+    CHECK(S12, "[doc]", "APCs still queued when their thread exits are "
+                        "discarded, never run",
+          conf_get(&g_discarded) == 0);
+
     HANDLE ev2 = CreateEvent(NULL, FALSE, FALSE, NULL);
     SetEvent(ev2);
     r = SignalObjectAndWait(ev, ev2, 1000, FALSE);
@@ -159,6 +207,19 @@ conf_apc_sync(void)
     PulseEvent(man);
     CHECK(S13, "[doc]", "PulseEvent with no waiter just resets",
           WaitForSingleObject(man, 0) == WAIT_TIMEOUT);
+    g_pulse = CreateEvent(NULL, TRUE, FALSE, NULL);
+    t = CreateThread(NULL, 0, wait_pulse, NULL, 0, NULL);
+    WaitForSingleObject(g_ready, 5000);
+    Sleep(100); /* let it block in its wait */
+    PulseEvent(g_pulse);
+    WaitForSingleObject(t, 10000);
+    GetExitCodeThread(t, &code);
+    CloseHandle(t);
+    CHECK(S13, "[doc]", "PulseEvent on a manual-reset event releases the "
+                        "thread waiting, then resets",
+          code == WAIT_OBJECT_0 &&
+              WaitForSingleObject(g_pulse, 0) == WAIT_TIMEOUT);
+    CloseHandle(g_pulse);
 
     SetLastError(0);
     HANDLE bad = CreateSemaphore(NULL, 3, 2, NULL);
@@ -180,6 +241,13 @@ conf_apc_sync(void)
                         "changes nothing",
           rel && prev == 1 && !over && err == ERROR_TOO_MANY_POSTS &&
               takes == 2);
+
+    SetLastError(0);
+    rel = ReleaseSemaphore(sem, 0, NULL);
+    err = GetLastError();
+    CHECK(S13, "[proj]", "ReleaseSemaphore(sem, 0): FALSE, "
+                         "ERROR_INVALID_PARAMETER",
+          !rel && err == ERROR_INVALID_PARAMETER);
 
     HANDLE mx = CreateMutex(NULL, TRUE, NULL);
     BOOL rec = WaitForSingleObject(mx, 0) == WAIT_OBJECT_0;
@@ -291,6 +359,12 @@ conf_apc_sync(void)
                         "unsupported: success with ERROR_NOT_SUPPORTED",
           st && err == ERROR_NOT_SUPPORTED);
     CancelWaitableTimer(wt);
+    SetLastError(0);
+    st = SetWaitableTimer(wt, &due, -1, NULL, NULL, FALSE);
+    err = GetLastError();
+    CHECK(S13, "[proj]", "SetWaitableTimer with a negative period: FALSE, "
+                         "ERROR_INVALID_PARAMETER",
+          !st && err == ERROR_INVALID_PARAMETER);
     CloseHandle(wt);
 
     t = CreateThread(NULL, 0, quick, (LPVOID)(ULONG_PTR)77, 0, NULL);

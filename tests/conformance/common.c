@@ -40,6 +40,20 @@ meet_work(PTP_CALLBACK_INSTANCE i, PVOID ctx, PTP_WORK w)
         InterlockedIncrement(&g_met);
 }
 
+/* Interleaving: each run appends its object's letter. */
+static char g_seq[16];
+static LONG volatile g_seq_slot, g_seq_len;
+
+static VOID CALLBACK
+letter_work(PTP_CALLBACK_INSTANCE i, PVOID ctx, PTP_WORK w)
+{
+    (void)i, (void)w;
+    LONG k = InterlockedIncrement(&g_seq_slot) - 1;
+    if (k < 15)
+        g_seq[k] = (char)(ULONG_PTR)ctx;
+    InterlockedIncrement(&g_seq_len);
+}
+
 static VOID CALLBACK
 close_self_work(PTP_CALLBACK_INSTANCE i, PVOID ctx, PTP_WORK w)
 {
@@ -190,6 +204,22 @@ conf_common(void)
     CHECK(S2, "[doc]", "CloseThreadpoolWork never blocks; the 3 runs queued "
                        "before it still run (CONFORMANCE B27)",
           quick && conf_wait_count(&g_runs, 3, 5000) && conf_get(&g_runs) == 3);
+    /* Objects sharing one worker take turns ([obs] B23). */
+    conf_block(&b, &env);
+    PTP_WORK wa = CreateThreadpoolWork(letter_work, (PVOID)'A', &env);
+    PTP_WORK wb = CreateThreadpoolWork(letter_work, (PVOID)'B', &env);
+    for (int k = 0; k < 5; k++)
+        SubmitThreadpoolWork(wa);
+    SubmitThreadpoolWork(wb);
+    conf_unblock(&b);
+    conf_wait_count(&g_seq_len, 6, 5000);
+    const char *bpos = strchr(g_seq, 'B');
+    CHECK(S2, "[obs]", "a busy object does not hold others back: B, posted "
+                       "after 5 posts of A on one worker, runs before the "
+                       "last A (CONFORMANCE B23)",
+          conf_get(&g_seq_len) == 6 && bpos && strchr(bpos, 'A') != NULL);
+    CloseThreadpoolWork(wa);
+    CloseThreadpoolWork(wb);
     CloseThreadpool(pool);
     CloseHandle(g_ev);
 }

@@ -23,6 +23,12 @@ export WINEDEBUG=-all
 
 # Known differences: a pattern matching the check's line, and why.
 quirks=(
+  'CONFORMANCE A11)|Wine accepts a TP_CALLBACK_ENVIRON Version other than 1 or 3; Windows 7 and later refuse it (CONFORMANCE A11, N14)'
+  'CONFORMANCE K116)|Wine 8.0 leaves a registered wait dead after its first timeout; Windows re-arms it (CONFORMANCE K116, N11)'
+  'CONFORMANCE K125)|Wine 8.0 returns FALSE with ERROR_IO_PENDING for UnregisterWait from the wait'"'"'s own callback; Windows TRUE (CONFORMANCE K125, N11)'
+  'CONFORMANCE K135)|Wine does not guarantee that a timer due at once runs when deleted straight away (CONFORMANCE K135, a todo_wine test)'
+  'ReleaseSemaphore(sem, 0)|Wine accepts a release count of 0; the documentation requires more than 0 and Windows refuses it'
+  'negative period|Wine accepts a negative lPeriod in SetWaitableTimer, which the documentation says fails'
   'CONFORMANCE I91|Wine checks a zero timeout before it polls the handle, so a signalled handle still reports WAIT_TIMEOUT (CONFORMANCE I91, N13)'
   'CONFORMANCE K126)|Wine keeps the XP result: DeleteTimerQueueEx(q, NULL) returns FALSE with ERROR_IO_PENDING (CONFORMANCE K126, N12)'
   'a duplicate handle|Wine accepts the same handle twice in WaitForMultipleObjects; Windows refuses it with ERROR_INVALID_PARAMETER'

@@ -18,6 +18,16 @@ event_work(PTP_CALLBACK_INSTANCE i, PVOID ctx, PTP_WORK w)
     g_seen_set = WaitForSingleObject(g_event, 0) == WAIT_OBJECT_0;
 }
 
+static HANDLE g_event2;
+
+static VOID CALLBACK
+twice_work(PTP_CALLBACK_INSTANCE i, PVOID ctx, PTP_WORK w)
+{
+    (void)ctx, (void)w;
+    SetEventWhenCallbackReturns(i, g_event);
+    SetEventWhenCallbackReturns(i, g_event2); /* one of a kind: ignored */
+}
+
 static VOID CALLBACK
 sem_work(PTP_CALLBACK_INSTANCE i, PVOID ctx, PTP_WORK w)
 {
@@ -172,6 +182,19 @@ conf_instance(void)
                         "(CONFORMANCE D36, D45)",
           !g_seen_set && WaitForSingleObject(g_event, 0) == WAIT_OBJECT_0);
     CloseThreadpoolWork(w);
+
+    ResetEvent(g_event);
+    g_event2 = CreateEvent(NULL, TRUE, FALSE, NULL);
+    w = CreateThreadpoolWork(twice_work, NULL, &env);
+    SubmitThreadpoolWork(w);
+    WaitForThreadpoolWorkCallbacks(w, FALSE);
+    CHECK(S10, "[wine]", "a second action of the same kind is ignored: the "
+                         "first event is set, the second is not "
+                         "(CONFORMANCE D43)",
+          WaitForSingleObject(g_event, 0) == WAIT_OBJECT_0 &&
+              WaitForSingleObject(g_event2, 0) == WAIT_TIMEOUT);
+    CloseThreadpoolWork(w);
+    CloseHandle(g_event2);
 
     g_sem = CreateSemaphore(NULL, 0, 10, NULL);
     w = CreateThreadpoolWork(sem_work, NULL, &env);

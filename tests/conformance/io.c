@@ -256,14 +256,47 @@ conf_io(void)
     Sleep(50);
     CloseHandle(wr);
     WaitForThreadpoolIoCallbacks(pio, FALSE);
-    CHECK(S9, "[doc]", "closing the pipe's write end completes a pending "
-                       "read with ERROR_BROKEN_PIPE",
-          !r && conf_get(&g_calls) == 1 && g_result == ERROR_BROKEN_PIPE);
+    conf_report(S9, "[doc]", !r && conf_get(&g_calls) == 1 &&
+                                 g_result == ERROR_BROKEN_PIPE,
+                "closing the pipe's write end completes a pending read with "
+                "ERROR_BROKEN_PIPE",
+                "ReadFile %d, %d callbacks, IoResult %u", (int)r,
+                (int)conf_get(&g_calls), (unsigned)g_result);
 
-    /* WaitForThreadpoolIoCallbacks(FALSE) waits for an announced
-     * operation still pending, from another thread too (J103). */
     CloseHandle(rd);
     CloseThreadpoolIo(pio);
+
+    /* Start, then CancelThreadpoolIo, then the operation completes all the
+     * same (J110). On its own pipe and object, last: what becomes of such
+     * a completion afterwards is not defined (Wine hands it to the next
+     * operation started on the object). */
+    have_pipe = make_pipe(&rd, &wr);
+    pio = have_pipe ? CreateThreadpoolIo(rd, on_io, NULL, &env) : NULL;
+    reset();
+    memset(&ov, 0, sizeof ov);
+    StartThreadpoolIo(pio);
+    r = ReadFile(rd, buf, 4, NULL, &ov);
+    CancelThreadpoolIo(pio);
+    WriteFile(wr, "pong", 4, &wrote, NULL);
+    n = 0;
+    BOOL done = GetOverlappedResult(rd, &ov, &n, TRUE);
+    t0 = conf_now_ms();
+    WaitForThreadpoolIoCallbacks(pio, FALSE);
+    CHECK(S9, "[obs]", "Start, CancelThreadpoolIo, then the read completes "
+                       "anyway: the wait returns, and no callback has run "
+                       "(CONFORMANCE J110)",
+          have_pipe && done && n == 4 && conf_now_ms() - t0 < 1000 &&
+              conf_get(&g_calls) == 0);
+#ifdef _WIN32
+    /* Left open: Wine 8.0 may crash later when an object holding such a
+     * completion is closed. The process ends soon enough. */
+    (void)wr;
+#else
+    WaitForThreadpoolIoCallbacks(pio, TRUE);
+    CloseHandle(wr);
+    CloseHandle(rd);
+    CloseThreadpoolIo(pio);
+#endif
 
     /* Overlapped I/O without a TP_IO: hEvent and GetOverlappedResult. */
     char path3[MAX_PATH];

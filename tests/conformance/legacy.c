@@ -57,6 +57,39 @@ self_delete(PVOID ctx, BOOLEAN fired)
     }
 }
 
+static HANDLE volatile g_wait_handle;
+static LONG volatile g_handle_seen, g_unreg_own;
+
+static VOID CALLBACK
+check_handle(PVOID ctx, BOOLEAN fired)
+{
+    (void)ctx, (void)fired;
+    if (g_wait_handle != NULL)
+        InterlockedIncrement(&g_handle_seen);
+    InterlockedIncrement(&g_calls);
+}
+
+static VOID CALLBACK
+unregister_own(PVOID ctx, BOOLEAN fired)
+{
+    (void)fired;
+    BOOL r = UnregisterWait(*(HANDLE volatile *)ctx);
+    InterlockedExchange(&g_unreg_own, r ? 1 : 2);
+    InterlockedIncrement(&g_calls);
+}
+
+static DWORD volatile g_timer_threads[3];
+
+static VOID CALLBACK
+in_timer_thread(PVOID ctx, BOOLEAN fired)
+{
+    (void)fired;
+    LONG k = InterlockedIncrement(&g_calls) - 1;
+    if (k < 3)
+        g_timer_threads[k] = GetCurrentThreadId();
+    (void)ctx;
+}
+
 static ULONG_PTR volatile g_bound_bytes;
 static DWORD volatile g_bound_err;
 static LPOVERLAPPED volatile g_bound_ov;
@@ -157,6 +190,16 @@ conf_legacy(void)
     UnregisterWaitEx(wh, INVALID_HANDLE_VALUE);
 
     reset();
+    ok = RegisterWaitForSingleObject(&wh, ev, on_wait, NULL, 50,
+                                     WT_EXECUTEDEFAULT);
+    BOOL rearmed = conf_wait_count(&g_fired_true, 3, 3000);
+    UnregisterWaitEx(wh, INVALID_HANDLE_VALUE);
+    CHECK(S11, "[doc]", "without ONLYONCE a timeout re-arms too: 3 timeouts "
+                        "in a row (Wine 8.0 stops after the first: "
+                        "CONFORMANCE K116)",
+          ok && rearmed);
+
+    reset();
     ULONGLONG t0 = conf_now_ms();
     ok = RegisterWaitForSingleObject(&wh, ev, on_wait, NULL, 0,
                                      WT_EXECUTEONLYONCE);
@@ -208,6 +251,33 @@ conf_legacy(void)
                         "returns (CONFORMANCE K120)",
           ok && !r && err == ERROR_IO_PENDING && !set_early && set_later &&
               conf_get(&g_calls) == 1);
+
+    reset();
+    g_handle_seen = 0;
+    SetEvent(ev);
+    ok = RegisterWaitForSingleObject((PHANDLE)&g_wait_handle, ev,
+                                     check_handle, NULL, INFINITE,
+                                     WT_EXECUTEINWAITTHREAD |
+                                         WT_EXECUTEONLYONCE);
+    conf_wait_count(&g_calls, 1, 5000);
+    CHECK(S11, "[obs]", "*phNewWaitObject is stored before the callback "
+                        "runs, even for a signalled handle with "
+                        "WT_EXECUTEINWAITTHREAD (CONFORMANCE K124)",
+          ok && conf_get(&g_handle_seen) == 1);
+    UnregisterWaitEx(g_wait_handle, INVALID_HANDLE_VALUE);
+
+    reset();
+    g_unreg_own = 0;
+    ok = RegisterWaitForSingleObject((PHANDLE)&g_wait_handle, ev,
+                                     unregister_own, (PVOID)&g_wait_handle,
+                                     INFINITE, WT_EXECUTEINWAITTHREAD);
+    SetEvent(ev);
+    conf_wait_count(&g_calls, 1, 5000);
+    CHECK(S11, "[obs]", "UnregisterWait from the wait's own "
+                        "WT_EXECUTEINWAITTHREAD callback returns TRUE "
+                        "(Wine 8.0: FALSE, ERROR_IO_PENDING; CONFORMANCE "
+                        "K125)",
+          ok && conf_get(&g_unreg_own) == 1);
 
     SetLastError(0);
     r = UnregisterWait(NULL);
@@ -271,6 +341,41 @@ conf_legacy(void)
                         "callback: FALSE with ERROR_IO_PENDING, no further "
                         "callbacks (CONFORMANCE K133)",
           ok && conf_get(&g_self_result) == 1 && conf_get(&g_calls) == 1);
+
+    reset();
+    ok = CreateTimerQueueTimer(&t, q, slow_wait, NULL, 0, 0,
+                               WT_EXECUTEDEFAULT);
+    WaitForSingleObject(g_in, 5000);
+    SetLastError(0);
+    r = DeleteTimerQueueTimer(q, t, NULL);
+    err = GetLastError();
+    CHECK(S11, "[obs]", "DeleteTimerQueueTimer(q, t, NULL) while its "
+                        "callback runs: FALSE, ERROR_IO_PENDING "
+                        "(CONFORMANCE K129)",
+          ok && !r && err == ERROR_IO_PENDING);
+    conf_wait_count(&g_calls, 1, 5000);
+    Sleep(50);
+
+    reset();
+    ok = CreateTimerQueueTimer(&t, q, on_wait, NULL, 0, 300,
+                               WT_EXECUTEDEFAULT);
+    r = DeleteTimerQueueTimer(q, t, NULL);
+    Sleep(200);
+    CHECK(S11, "[obs]", "a timer due at once, deleted (NULL event) straight "
+                        "after creation, has still run once (CONFORMANCE "
+                        "K135)",
+          ok && conf_get(&g_calls) == 1);
+
+    reset();
+    ok = CreateTimerQueueTimer(&t, q, in_timer_thread, NULL, 10, 10,
+                               WT_EXECUTEINTIMERTHREAD);
+    conf_wait_count(&g_calls, 3, 5000);
+    DeleteTimerQueueTimer(q, t, INVALID_HANDLE_VALUE);
+    CHECK(S11, "[doc]", "WT_EXECUTEINTIMERTHREAD callbacks all run on one "
+                        "thread, not the caller's (CONFORMANCE K136)",
+          ok && g_timer_threads[0] == g_timer_threads[1] &&
+              g_timer_threads[1] == g_timer_threads[2] &&
+              g_timer_threads[0] != GetCurrentThreadId());
 
     reset();
     ok = CreateTimerQueueTimer(&t, NULL, on_wait, NULL, 20, 0,
@@ -354,6 +459,12 @@ conf_legacy(void)
                         "(CONFORMANCE K138)",
           !r && err == ERROR_INVALID_PARAMETER);
     CloseHandle(f);
+    SetLastError(0);
+    r = BindIoCompletionCallback(NULL, on_bound, 0);
+    err = GetLastError();
+    CHECK(S11, "[obs]", "a NULL handle: FALSE, ERROR_INVALID_HANDLE "
+                        "(CONFORMANCE K138)",
+          !r && err == ERROR_INVALID_HANDLE);
 
     CloseHandle(done);
     CloseHandle(ev);

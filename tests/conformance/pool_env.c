@@ -89,6 +89,39 @@ finalize(PTP_CALLBACK_INSTANCE i, PVOID ctx)
 }
 
 static LONG volatile g_mrl;
+static HANDLE g_fin_event;
+static LONG volatile g_fin_before;
+
+static VOID CALLBACK
+set_event_work(PTP_CALLBACK_INSTANCE i, PVOID ctx, PTP_WORK w)
+{
+    (void)ctx, (void)w;
+    SetEventWhenCallbackReturns(i, g_fin_event);
+}
+
+static VOID CALLBACK
+finalize_before(PTP_CALLBACK_INSTANCE i, PVOID ctx)
+{
+    (void)i, (void)ctx;
+    if (WaitForSingleObject(g_fin_event, 0) == WAIT_TIMEOUT)
+        InterlockedIncrement(&g_fin_before);
+}
+
+static LONG volatile g_ticks, g_waited;
+
+static VOID CALLBACK
+tick(PTP_CALLBACK_INSTANCE i, PVOID ctx, PTP_TIMER t)
+{
+    (void)i, (void)ctx, (void)t;
+    InterlockedIncrement(&g_ticks);
+}
+
+static VOID CALLBACK
+waited(PTP_CALLBACK_INSTANCE i, PVOID ctx, PTP_WAIT w, TP_WAIT_RESULT r)
+{
+    (void)i, (void)ctx, (void)w, (void)r;
+    InterlockedIncrement(&g_waited);
+}
 
 static VOID CALLBACK
 mrl_work(PTP_CALLBACK_INSTANCE i, PVOID ctx, PTP_WORK w)
@@ -244,6 +277,26 @@ conf_pool_env(void)
                        "DisassociateCurrentThreadFromCallback (CONFORMANCE "
                        "F54)",
           conf_get(&finished) == 1);
+    /* Released members stop: a periodic timer, an armed wait (G58). */
+    g_ticks = 0;
+    g_waited = 0;
+    PTP_TIMER per = CreateThreadpoolTimer(tick, NULL, &genv);
+    FILETIME due = conf_ft_rel(10);
+    SetThreadpoolTimer(per, &due, 10, 0);
+    HANDLE gev = CreateEvent(NULL, FALSE, FALSE, NULL);
+    PTP_WAIT armed = CreateThreadpoolWait(waited, NULL, &genv);
+    SetThreadpoolWait(armed, gev, NULL);
+    conf_wait_count(&g_ticks, 2, 5000);
+    CloseThreadpoolCleanupGroupMembers(g, FALSE, NULL);
+    LONG ticks_then = conf_get(&g_ticks);
+    SetEvent(gev);
+    Sleep(150);
+    CHECK(S4, "[wine]", "after the release a periodic timer stops and an "
+                        "armed wait stops waiting: the event is not consumed "
+                        "(CONFORMANCE G58)",
+          conf_get(&g_ticks) == ticks_then && conf_get(&g_waited) == 0 &&
+              WaitForSingleObject(gev, 0) == WAIT_OBJECT_0);
+    CloseHandle(gev);
     CloseThreadpoolCleanupGroup(g);
     CloseThreadpool(pool);
 
@@ -276,6 +329,18 @@ conf_pool_env(void)
     CHECK(S5, "[obs]", "... and TrySubmitThreadpoolCallback return FALSE with "
                        "ERROR_INVALID_PARAMETER",
           ok == FALSE && err == ERROR_INVALID_PARAMETER);
+
+    InitializeThreadpoolEnvironment(&e);
+    e.Version = 2;
+    SetLastError(0);
+    bad = CreateThreadpoolWork(count_work, NULL, &e);
+    err = GetLastError();
+    CHECK(S5, "[obs]", "an environment Version other than 1 or 3 is refused "
+                       "with ERROR_INVALID_PARAMETER, as Windows 7 and later "
+                       "do (Wine accepts it: CONFORMANCE A11)",
+          bad == NULL && err == ERROR_INVALID_PARAMETER);
+    if (bad)
+        CloseThreadpoolWork(bad);
 
     pool = conf_pool(1, 1);
     conf_env(&env, pool);
@@ -312,6 +377,21 @@ conf_pool_env(void)
                           "with the same instance, before the wait returns",
              conf_get(&g_fin_ok), 2);
     CloseThreadpoolWork(w);
+
+    g_fin_event = CreateEvent(NULL, TRUE, FALSE, NULL);
+    g_fin_before = 0;
+    conf_env(&env, pool);
+    env.FinalizationCallback = finalize_before;
+    w = CreateThreadpoolWork(set_event_work, NULL, &env);
+    SubmitThreadpoolWork(w);
+    WaitForThreadpoolWorkCallbacks(w, FALSE);
+    CHECK(S5, "[wine]", "the FinalizationCallback runs before the "
+                        "completion actions: it still sees the event unset "
+                        "(CONFORMANCE D44)",
+          conf_get(&g_fin_before) == 1 &&
+              WaitForSingleObject(g_fin_event, 0) == WAIT_OBJECT_0);
+    CloseThreadpoolWork(w);
+    CloseHandle(g_fin_event);
 
     conf_env(&env, pool);
     SetThreadpoolCallbackRunsLong(&env);

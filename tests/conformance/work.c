@@ -49,6 +49,33 @@ slow_disassociate(PTP_CALLBACK_INSTANCE i, PVOID ctx, PTP_WORK w)
     InterlockedExchange((LONG volatile *)ctx, 1);
 }
 
+#ifndef _WIN32
+static LONG volatile g_self_wait_done;
+
+static VOID CALLBACK
+wait_on_self(PTP_CALLBACK_INSTANCE i, PVOID ctx, PTP_WORK w)
+{
+    (void)i, (void)ctx;
+    WaitForThreadpoolWorkCallbacks(w, FALSE); /* would deadlock on Windows */
+    InterlockedIncrement(&g_self_wait_done);
+}
+#endif
+
+static VOID CALLBACK
+slow_count(PTP_CALLBACK_INSTANCE i, PVOID ctx, PTP_WORK w)
+{
+    (void)i, (void)ctx, (void)w;
+    Sleep(100);
+    InterlockedIncrement(&g_runs);
+}
+
+static DWORD WINAPI
+waiter_thread(LPVOID arg)
+{
+    WaitForThreadpoolWorkCallbacks((PTP_WORK)arg, FALSE);
+    return (DWORD)conf_get(&g_runs);
+}
+
 void
 conf_work(void)
 {
@@ -130,6 +157,37 @@ conf_work(void)
                        "F52)",
           was == 0 && conf_get(&finished) == 1);
     CloseThreadpoolWork(w);
+    CloseThreadpool(pool);
+
+    pool = conf_pool(0, 4);
+    conf_env(&env, pool);
+    InterlockedExchange(&g_runs, 0);
+    w = CreateThreadpoolWork(slow_count, NULL, &env);
+    SubmitThreadpoolWork(w);
+    SubmitThreadpoolWork(w);
+    HANDLE t = CreateThread(NULL, 0, waiter_thread, w, 0, NULL);
+    WaitForSingleObject(t, 10000);
+    DWORD seen = 0;
+    GetExitCodeThread(t, &seen);
+    CloseHandle(t);
+    CHECK_EQ(S6, "[doc]", "WaitForThreadpoolWorkCallbacks from another thread "
+                          "also returns only after both posts ran "
+                          "(CONFORMANCE B22)",
+             seen, 2);
+    CloseThreadpoolWork(w);
+
+#ifndef _WIN32
+    g_self_wait_done = 0;
+    w = CreateThreadpoolWork(wait_on_self, NULL, &env);
+    SubmitThreadpoolWork(w);
+    BOOL back = conf_wait_count(&g_self_wait_done, 1, 5000);
+    WaitForThreadpoolWorkCallbacks(w, FALSE);
+    CHECK(S6, "[proj]", "a callback waiting for its own work object waits "
+                        "for the other posts only, instead of deadlocking "
+                        "(ntpool only)",
+          back);
+    CloseThreadpoolWork(w);
+#endif
     CloseThreadpool(pool);
 
     InterlockedExchange(&g_runs, 0);
