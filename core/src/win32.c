@@ -336,7 +336,8 @@ static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 static void
 make_process_handle(void)
 {
-    (void)ntp_event_create(&process_handle, true, false);
+    if (ntp_event_create(&process_handle, true, false) == 0)
+        ntp__live_dec(); /* immortal by design: not a leak to report */
 }
 
 static HANDLE

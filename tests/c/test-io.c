@@ -479,3 +479,36 @@ TEST_IMPL(io_bad_arguments)
     seen_close(&s);
     ASSERT_NO_LIVE_OBJECTS();
 }
+
+/* A cancelling wait after an announcement with no operation behind it
+ * (CONFORMANCE J106) must not swallow the completion of a later, announced
+ * operation: the cancel drops the completions of operations issued before
+ * it, not a count of the next ones. */
+TEST_IMPL(io_cancel_of_unissued_announcement_spares_later_completions)
+{
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    seen s;
+    seen_init(&s);
+    ntp_io *io = NULL;
+    ASSERT_OK(ntp_io_create(&io, fds[0], io_cb, &s, NULL));
+
+    ntp_io_start(io); /* announced, never issued */
+    ntp_io_wait(io, true);
+
+    char buf[4];
+    ntp_overlapped ov = {.offset = NTP_IO_STREAM};
+    ntp_io_start(io);
+    ASSERT_OK(ntp_io_read(io, &ov, buf, sizeof buf));
+    ASSERT_EQ(write(fds[1], "ok", 2), 2);
+    ntp_io_wait(io, false); /* returns only once the callback has run */
+    ASSERT_EQ(atomic_load(&s.calls), 1);
+    ASSERT_PTR_EQ(s.last_ov, &ov);
+    ASSERT_EQ(s.last_bytes, 2);
+
+    ntp_io_close(io);
+    close(fds[0]);
+    close(fds[1]);
+    seen_close(&s);
+    ASSERT_NO_LIVE_OBJECTS();
+}

@@ -334,9 +334,9 @@ conf_legacy(void)
     reset();
     InterlockedExchange(&g_self_result, 0);
     ok = CreateTimerQueueTimer((PHANDLE)&g_self_timer, q, self_delete, q, 20,
-                               20, WT_EXECUTEDEFAULT);
+                               500, WT_EXECUTEDEFAULT);
     conf_wait_count(&g_calls, 1, 5000);
-    Sleep(200);
+    Sleep(700); /* past the next period */
     CHECK(S11, "[obs]", "DeleteTimerQueueTimer(q, t, NULL) from t's own "
                         "callback: FALSE with ERROR_IO_PENDING, no further "
                         "callbacks (CONFORMANCE K133)",
@@ -360,7 +360,8 @@ conf_legacy(void)
     ok = CreateTimerQueueTimer(&t, q, on_wait, NULL, 0, 300,
                                WT_EXECUTEDEFAULT);
     r = DeleteTimerQueueTimer(q, t, NULL);
-    Sleep(200);
+    conf_wait_count(&g_calls, 1, 2000);
+    Sleep(50);
     CHECK(S11, "[obs]", "a timer due at once, deleted (NULL event) straight "
                         "after creation, has still run once (CONFORMANCE "
                         "K135)",

@@ -639,6 +639,8 @@ NTP_EXTERN void EnterCriticalSection(LPCRITICAL_SECTION cs);
 NTP_EXTERN void LeaveCriticalSection(LPCRITICAL_SECTION cs);
 NTP_EXTERN BOOL TryEnterCriticalSection(LPCRITICAL_SECTION cs);
 
+/* INVALID_HANDLE_VALUE is the current process' pseudo-handle, as on
+ * Windows: waitable (here and in SetThreadpoolWait), never signalled. */
 NTP_EXTERN DWORD WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds);
 NTP_EXTERN DWORD WaitForSingleObjectEx(HANDLE hHandle, DWORD dwMilliseconds,
                                        BOOL bAlertable);
