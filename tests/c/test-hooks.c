@@ -24,9 +24,11 @@ static void
 on_exit_hook(void *arg)
 {
     ASSERT_PTR_EQ(arg, &idle_calls);
+    /* Count the call first: the test waits for exit_on_worker_thread and
+     * then reads exit_calls (a TSan run caught it in between). */
+    atomic_fetch_add(&exit_calls, 1);
     if (thread_ran_work)
         atomic_fetch_add(&exit_on_worker_thread, 1);
-    atomic_fetch_add(&exit_calls, 1);
 }
 
 static void
