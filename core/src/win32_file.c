@@ -75,7 +75,6 @@ io_error(const ntp_overlapped *ov, ntp_status result, size_t nbytes)
 DWORD
 ntp__win32_io_result(OVERLAPPED *ov, ntp_status result, size_t nbytes)
 {
-    (void)ov;
     return io_error(&ov->ntp_, result, nbytes);
 }
 
