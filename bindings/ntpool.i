@@ -25,6 +25,9 @@
 #include "ntpool.h"
 %}
 
+/* The fixed-width integers of the C API as the integers they are. */
+%include "stdint.i"
+
 /* The calls bindings must not see: allocator and diagnostic handler are
  * process-wide C plumbing, the thread hooks belong to the glue, the
  * release hooks are set by the glue on every object it creates, and the

@@ -748,6 +748,10 @@ ntpy_stats_value(const ntp_pool_stats *s)
 /* Trampolines                                                               */
 /* ------------------------------------------------------------------------ */
 
+static OverlappedObject *overlapped_complete(pycb *c, ntp_overlapped *ov,
+                                             ntp_status result,
+                                             size_t nbytes);
+
 /* Report an exception raised by a callback: to the pool's error_handler
  * when it has one, else to sys.unraisablehook. Never lets it escape. */
 static void
@@ -994,6 +998,47 @@ user_work_trampoline(void *arg)
 {
     apc_trampoline(arg);
     return 0;
+}
+
+/* SetWaitableTimer's completion routine: func(arg, time_low, time_high),
+ * an APC on the thread that set the timer, once per expiration. The
+ * context lives until interpreter exit: the timer may fire any number of
+ * times and the core has no release hook for it. */
+static void
+timer_apc_trampoline(void *arg, uint32_t low, uint32_t high)
+{
+    oneshot *s = arg;
+    ntpy_gil g;
+    if (!ntpy_gil_enter(&g))
+        return;
+    PyObject *r = PyObject_CallFunction(s->func, "OkK", s->arg,
+                                        (unsigned long)low,
+                                        (unsigned long long)high);
+    if (r == NULL)
+        PyErr_WriteUnraisable(s->func);
+    Py_XDECREF(r);
+    ntpy_gil_leave(&g);
+}
+
+/* BindIoCompletionCallback: func(result, nbytes, overlapped) on a pool
+ * thread for every completion on the bound descriptor. */
+static void
+bound_io_trampoline(void *ctx, ntp_status result, size_t nbytes,
+                    ntp_overlapped *ov)
+{
+    pycb *c = ctx;
+    ntpy_gil g;
+    if (!ntpy_gil_enter(&g))
+        return;
+    OverlappedObject *o = overlapped_complete(c, ov, result, nbytes);
+    PyObject *r = PyObject_CallFunction(c->func, "lnO", (long)result,
+                                        (Py_ssize_t)nbytes,
+                                        o ? (PyObject *)o : Py_None);
+    if (r == NULL)
+        report_error(c);
+    Py_XDECREF(r);
+    Py_XDECREF(o);
+    ntpy_gil_leave(&g);
 }
 
 /* RegisterWaitForSingleObject and timer-queue timers: callback(context,
@@ -1368,6 +1413,68 @@ py_register_wait(PyObject *self, PyObject *args)
         c->owner = NULL;
     }
     return o;
+}
+
+static PyObject *
+py_waitable_timer_set_apc(PyObject *self, PyObject *args)
+{
+    PyObject *to, *dueo, *func, *arg = Py_None, *held;
+    long period = 0;
+    ntp_due due;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOlO|O", &to, &dueo, &period, &func, &arg))
+        return NULL;
+    if (ntpy_due_arg(dueo, &due) < 0)
+        return NULL;
+    ntp_handle *t = ntpy_enter(to, NTPY_HANDLE, 0, &held);
+    if (t == NULL)
+        return NULL;
+    oneshot *s = oneshot_new(func, arg);
+    if (s == NULL) {
+        ntpy_leave(held);
+        return NULL;
+    }
+    ntp_status st = ntp_waitable_timer_set_apc(t, due, (int32_t)period,
+                                               timer_apc_trampoline, s);
+    ntpy_leave(held);
+    if (st < 0) {
+        oneshot_finish(&s->rel);
+        ntpy_raise_status(st);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+py_bind_io_completion_callback(PyObject *self, PyObject *args)
+{
+    PyObject *file, *func;
+    unsigned long flags = 0;
+    int fd;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO|k", &file, &func, &flags))
+        return NULL;
+    if (fd_arg(file, &fd) < 0)
+        return NULL;
+    pycb *c = pycb_new(NTPY_IO, func, Py_None, NULL);
+    if (c == NULL)
+        return NULL;
+    c->inflight = PySet_New(NULL);
+    if (c->inflight == NULL) {
+        pycb_discard(c);
+        return NULL;
+    }
+    ntp_io *io;
+    ntp_status st = ntp_bind_io_completion_callback(
+        &io, fd, bound_io_trampoline, c, (uint32_t)flags);
+    if (st == 0)
+        st = ntp_io_set_release(io, ntpy_release_hook);
+    if (st < 0) {
+        pycb_discard(c);
+        ntpy_raise_status(st);
+        return NULL;
+    }
+    return open_callback_object(NTPY_IO, c, io);
 }
 
 static PyObject *
@@ -2338,6 +2445,10 @@ static PyMethodDef glue_functions[] = {
      "ntp_queue_apc(func, thread, data)"},
     {"ntp_queue_user_work_item", py_queue_user_work_item, METH_VARARGS,
      "ntp_queue_user_work_item(func, context, flags)"},
+    {"ntp_waitable_timer_set_apc", py_waitable_timer_set_apc, METH_VARARGS,
+     "ntp_waitable_timer_set_apc(timer, due, period_ms, func, arg)"},
+    {"ntp_bind_io_completion_callback", py_bind_io_completion_callback,
+     METH_VARARGS, "ntp_bind_io_completion_callback(fd, func, flags) -> IO"},
     {"ntp_register_wait", py_register_wait, METH_VARARGS,
      "ntp_register_wait(handle, callback, context, timeout_ms, flags)"},
     {"ntp_unregister_wait_ex", py_unregister_wait_ex, METH_VARARGS,

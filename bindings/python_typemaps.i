@@ -289,6 +289,7 @@ from ._ntpool import (
     ntp_instance_release_semaphore_on_return,
     ntp_instance_release_mutex_on_return, ntp_instance_leave_cs_on_return,
     ntp_instance_free_library_on_return, ntp_instance_may_run_long,
-    ntp_instance_disassociate, _stop_dispatch,
+    ntp_instance_disassociate, ntp_waitable_timer_set_apc,
+    ntp_bind_io_completion_callback, _stop_dispatch,
 )
 %}
