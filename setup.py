@@ -116,5 +116,8 @@ extension = Extension(
 
 setup(
     ext_modules=[extension],
+    # Not build/: that is the CMake build directory.
+    options={"build": {"build_base": os.path.join("build-python",
+                                                  "setuptools")}},
     cmdclass={"build_py": BuildPy, "build_ext": BuildExt, "sdist": Sdist},
 )

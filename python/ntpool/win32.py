@@ -565,6 +565,9 @@ def WaitForSingleObject(handle, ms):
 
 
 def WaitForSingleObjectEx(handle, ms, alertable):
+    if handle is None:  # NULL
+        SetLastError(ERROR_INVALID_HANDLE)
+        return WAIT_FAILED
     return _wait_code("WaitForSingleObjectEx",
                       _raw.ntp_wait_for_single(handle, ms, bool(alertable)))
 
