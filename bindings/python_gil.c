@@ -149,6 +149,10 @@ bool
 ntpy_gil_enter(ntpy_gil *g)
 {
     if (tls_holds) {
+        if (!ntpy_dispatching()) { /* dispatch stopped meanwhile */
+            worker_give();
+            return false;
+        }
         g->how = GIL_KEPT;
     } else if (tls_ts != NULL || PyGILState_GetThisThreadState() == NULL) {
         /* A pool thread (it has, or is about to get, its own state). */
