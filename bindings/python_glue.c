@@ -830,24 +830,26 @@ static OverlappedObject *overlapped_complete(pycb *c, ntp_overlapped *ov,
 static void
 report_error(pycb *c)
 {
+    /* Take the exception out first: looking the handler up runs Python. */
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
     PyObject *handler = NULL;
     if (c->pool != NULL) {
         handler = PyObject_GetAttrString(c->pool, "error_handler");
         if (handler == NULL)
-            PyErr_Clear();
+            PyErr_Clear(); /* a pool without one (a win32 pool object) */
     }
     if (handler == NULL || handler == Py_None) {
         Py_XDECREF(handler);
-        if (PyErr_Occurred())
-            PyErr_WriteUnraisable(c->func);
+        PyErr_Restore(type, value, tb);
+        PyErr_WriteUnraisable(c->func);
         return;
     }
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
     if (tb != NULL && value != NULL)
         PyException_SetTraceback(value, tb);
-    PyObject *r = PyObject_CallFunctionObjArgs(handler, value, NULL);
+    PyObject *r = PyObject_CallFunctionObjArgs(handler,
+                                               value ? value : Py_None, NULL);
     if (r == NULL)
         PyErr_WriteUnraisable(handler);
     Py_XDECREF(r);
