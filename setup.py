@@ -108,7 +108,10 @@ extension = Extension(
     ],
     include_dirs=[os.path.join("core", "include"), os.path.join("core", "src"),
                   "bindings"],
-    define_macros=[("_GNU_SOURCE", None)] + uring_macros,
+    # SWIGPYTHON_NOGIL: SWIG >= 4.4 declares Py_mod_gil (free-threaded
+    # builds need not re-enable the GIL); older SWIG: see python_typemaps.i.
+    define_macros=[("_GNU_SOURCE", None), ("SWIGPYTHON_NOGIL", None)]
+    + uring_macros,
     libraries=["pthread", "dl"] + uring_libs,
     extra_compile_args=["-std=gnu11", "-fvisibility=hidden",
                         "-Wno-unused-parameter", "-Wno-missing-field-initializers"],

@@ -118,8 +118,17 @@
         ntpy_raise_status($1);
         SWIG_fail;
     }
-    $result = Py_None;
-    Py_INCREF(Py_None);
+    /* Nothing yet: out-parameters become the result (argout below); a
+     * call without any returns None (ret). Not None here: SWIG 4.3 turns
+     * None plus an output of a non-void function into a list. */
+    $result = NULL;
+%}
+%typemap(ret) ntp_status
+%{
+    if ($result == NULL) {
+        $result = Py_None;
+        Py_INCREF(Py_None);
+    }
 %}
 
 /* ---- objects ---------------------------------------------------------------
@@ -273,12 +282,21 @@ NTPY_OBJECT(ntp_timer_queue_timer, NTPY_TQTIMER, 0)
 %}
 %typemap(typecheck) uint32_t = unsigned int;
 
+/* SWIG 4.4 moved Python modules to multi-phase initialization: this code
+ * then runs in the module's exec function, which returns an int, and the
+ * GIL slot comes from SWIGPYTHON_NOGIL (setup.py defines it). Before 4.4
+ * it runs in the single-phase PyInit function. */
 %init %{
-    if (ntpy_glue_init(m) < 0)
+    if (ntpy_glue_init(m) < 0) {
+#if SWIG_VERSION >= 0x040400
+        return -1;
+#else
         return NULL;
-#ifdef Py_GIL_DISABLED
-    /* Free-threaded builds: ntpool takes no lock that relies on the GIL
-     * for correctness beyond what Python's own API provides. */
+#endif
+    }
+#if SWIG_VERSION < 0x040400 && defined(Py_GIL_DISABLED)
+    /* Free-threaded builds: the glue's shared state is atomics and its own
+     * locks; nothing relies on the GIL for exclusion. */
     PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
 #endif
 %}
