@@ -56,6 +56,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -88,6 +89,7 @@ typedef struct lstate {
     int cotab;             /* registry ref: array of idle coroutines */
     int objtab;            /* registry ref: weak cbctx -> userdata */
     int errref;            /* registry ref: ntpool.on_error handler */
+    int wtfns;             /* registry ref: waitable timer routines by id */
 } lstate;
 
 static const char STATE_KEY = 'S';
@@ -216,15 +218,33 @@ enum cb_kind { CB_WORK, CB_TIMER, CB_WAIT, CB_SIMPLE, CB_IO };
 
 /* One read or write of an I/O object: the OVERLAPPED and its buffer, which
  * must stay put until the operation is over. Linked in its object's
- * context (Lua lock); freed by its callback, or with the context (whose
- * release comes after the last operation in flight). */
+ * context (Lua lock) until its completion is delivered (its callback) or
+ * dropped (then the context's release, which comes after the last
+ * operation in flight, unlinks it). It is freed at that point, unless the
+ * ntpool.overlapped userdata that io:read/io:write returned still points
+ * at it (held): then `done` is set and that userdata's __gc frees it. Both
+ * flags are read and written under the Lua lock. */
 typedef struct lop {
     ntp_overlapped ov; /* first: the callback gets &ov */
     struct lop *prev, *next;
     int is_write;
+    bool held; /* an ntpool.overlapped userdata points here */
+    bool done; /* unlinked: the core and the context are done with it */
     size_t len;
     char buf[];
 } lop;
+
+/* The context is done with op (unlinked already): free it, or leave it to
+ * the ntpool.overlapped userdata that still holds it. Lua lock held. */
+static void
+lop_done(lop *op)
+{
+    if (op->held) {
+        op->done = true;
+    } else {
+        free(op);
+    }
+}
 
 struct cbctx {
     lstate *S;
@@ -238,6 +258,7 @@ struct cbctx {
     bool armed;           /* timer/wait: set and not yet fired (one-shot) */
     bool periodic;        /* timer: period > 0 */
     int cancelref;        /* registry ref: cleanup-group cancel fn, or none */
+    int finref;           /* registry ref: environment finalizer, or none */
     struct lgroup *group; /* the cleanup group it is a member of, or NULL */
     cbctx *gprev, *gnext; /* the group's member list (Lua lock) */
     lop *ops;             /* I/O operations not yet delivered */
@@ -293,12 +314,15 @@ ctx_unref(lstate *S, cbctx *c)
     while (c->ops != NULL) {
         lop *op = c->ops;
         c->ops = op->next;
-        free(op);
+        lop_done(op);
     }
     if (!S->dead) {
         lua_State *T = S->T;
         if (c->cancelref != LUA_NOREF) {
             luaL_unref(T, LUA_REGISTRYINDEX, c->cancelref);
+        }
+        if (c->finref != LUA_NOREF) {
+            luaL_unref(T, LUA_REGISTRYINDEX, c->finref);
         }
         if (c->selfref != LUA_NOREF) {
             luaL_unref(T, LUA_REGISTRYINDEX, c->selfref);
@@ -317,6 +341,20 @@ ctx_unref(lstate *S, cbctx *c)
     }
 }
 
+/* A context released after the Lua state died: no Lua to touch, and no
+ * ntpool.overlapped userdata left to hold its operations (they were all
+ * finalized before the state's anchor). */
+static void
+ctx_free_dead(cbctx *c)
+{
+    while (c->ops != NULL) {
+        lop *op = c->ops;
+        c->ops = op->next;
+        free(op);
+    }
+    free(c);
+}
+
 /* The core's release hook: any thread, maybe with core locks held, so it
  * never waits for the Lua lock (see the file comment). */
 static void
@@ -328,7 +366,7 @@ ctx_release_hook(void *arg)
     if (S->dead) {
         /* The Lua state is gone: nothing to unref there. */
         bool free_it;
-        free(c);
+        ctx_free_dead(c);
         state_unref_locked(S, &free_it);
         pthread_mutex_unlock(&S->m);
         if (free_it) {
@@ -369,6 +407,7 @@ ctx_new(lua_State *L, lstate *S, int kind)
     c->selfref = LUA_NOREF;
     c->fnref = LUA_NOREF;
     c->cancelref = LUA_NOREF;
+    c->finref = LUA_NOREF;
     pthread_mutex_lock(&S->m);
     S->refs++;
     pthread_mutex_unlock(&S->m);
@@ -518,15 +557,19 @@ lop_unlink(cbctx *c, lop *op)
 /* Every trampoline comes here on its pool thread: take the Lua lock (or
  * give up if the state is closing), run fn(inst, obj[, extra]) in a cached
  * coroutine under a traceback handler, report errors, give the lock back. */
-static void
-run_callback(cbctx *c, ntp_instance *inst, bool has_extra, lua_Integer extra,
-             ntp_overlapped *ov, ntp_status iores, size_t nbytes)
+static void callback_end(lstate *S);
+
+/* A thread with Lua code of S to run (a pool thread, or one running an
+ * APC): take the Lua lock. false, with the lock not held, if the state is
+ * closing: then nothing of Lua may be touched. Counted in S->running from
+ * before the wait for the lock, so that closing the state waits for it. */
+static bool
+callback_begin(lstate *S)
 {
-    lstate *S = c->S;
     pthread_mutex_lock(&S->m);
     if (S->closing) {
         pthread_mutex_unlock(&S->m);
-        return;
+        return false;
     }
     S->running++;
     pthread_mutex_unlock(&S->m);
@@ -534,8 +577,33 @@ run_callback(cbctx *c, ntp_instance *inst, bool has_extra, lua_Integer extra,
     pthread_mutex_lock(&S->m);
     bool closing = S->closing;
     pthread_mutex_unlock(&S->m);
-    if (!closing) {
-        finish_releases(S);
+    if (closing) {
+        callback_end(S);
+        return false;
+    }
+    finish_releases(S);
+    return true;
+}
+
+/* The end of what callback_begin admitted: give the lock back. */
+static void
+callback_end(lstate *S)
+{
+    pthread_mutex_lock(&S->m);
+    S->running--;
+    if (S->closing && S->running == 0) {
+        pthread_cond_broadcast(&S->idle);
+    }
+    pthread_mutex_unlock(&S->m);
+    lock_release(S);
+}
+
+static void
+run_callback(cbctx *c, ntp_instance *inst, bool has_extra, lua_Integer extra,
+             ntp_overlapped *ov, ntp_status iores, size_t nbytes)
+{
+    lstate *S = c->S;
+    if (callback_begin(S)) {
         int coref;
         lua_State *co = coroutine_get(S, &coref);
         /* Stack: 1 traceback handler, 2 the instance (kept there so the
@@ -593,7 +661,7 @@ run_callback(cbctx *c, ntp_instance *inst, bool has_extra, lua_Integer extra,
                 nargs++;
             }
             lop_unlink(c, op);
-            free(op);
+            lop_done(op);
         }
         c->inflight++;
         if (lua_isfunction(co, -1 - nargs)) {
@@ -603,17 +671,53 @@ run_callback(cbctx *c, ntp_instance *inst, bool has_extra, lua_Integer extra,
         }
         /* lua_settop below also drops the instance: it dies here. */
         li->inst = NULL;
-        c->inflight--;
-        ctx_update_anchor(co, c, 0);
+        /* The environment's finalizer runs next (fin_tramp): the object
+         * stays anchored until then. */
+        if (c->finref == LUA_NOREF) {
+            c->inflight--;
+            ctx_update_anchor(co, c, 0);
+        }
         coroutine_put(S, co, coref);
+        callback_end(S);
     }
-    pthread_mutex_lock(&S->m);
-    S->running--;
-    if (S->closing && S->running == 0) {
-        pthread_cond_broadcast(&S->idle);
+}
+
+/* The environment's finalization callback (ntp_env_set_finalization): the
+ * core calls it on the same thread right after the callback returned, with
+ * the same instance, before the completion actions. fn(inst, obj); obj is
+ * nil for try_submit callbacks. The object's context is alive: the core's
+ * release comes after this. */
+static void
+fin_tramp(ntp_instance *inst, void *ctx)
+{
+    cbctx *c = ctx;
+    lstate *S = c->S;
+    if (!callback_begin(S)) {
+        return;
     }
-    pthread_mutex_unlock(&S->m);
-    lock_release(S);
+    int coref;
+    lua_State *co = coroutine_get(S, &coref);
+    lua_pushcfunction(co, traceback_handler);
+    linstance *li = lua_newuserdatauv(co, sizeof *li, 0);
+    li->inst = inst;
+    luaL_setmetatable(co, "ntpool.instance");
+    lua_rawgeti(co, LUA_REGISTRYINDEX, c->finref);
+    lua_pushvalue(co, 2);
+    if (c->kind == CB_SIMPLE) {
+        lua_pushnil(co);
+    } else {
+        lua_rawgeti(co, LUA_REGISTRYINDEX, S->objtab);
+        lua_rawgetp(co, -1, c);
+        lua_remove(co, -2);
+    }
+    if (lua_pcall(co, 2, 0, 1) != LUA_OK) {
+        report_error(S, co);
+    }
+    li->inst = NULL;
+    c->inflight--;
+    ctx_update_anchor(co, c, 0);
+    coroutine_put(S, co, coref);
+    callback_end(S);
 }
 
 static void
@@ -782,14 +886,51 @@ l_pool_stats(lua_State *L)
     return 1;
 }
 
+/* pool:dump([flags]) -> the text of the seeds' `!tp` dump (ntp_pool_dump):
+ * flags 0 the pool's line and its threads, NTP_DUMP_ONE_LINE the line
+ * alone, NTP_DUMP_MEMBERS the objects too, NTP_DUMP_QUEUE the queue per
+ * priority. The core writes under the pool lock, never blocking on a
+ * callback, so the Lua lock is kept. */
+static int
+l_pool_dump(lua_State *L)
+{
+    lpool *p = check_pool_open(L, 1);
+    lua_Integer flags = luaL_optinteger(L, 2, 0);
+    luaL_argcheck(L,
+                  flags >= 0
+                      && flags <= (NTP_DUMP_ONE_LINE | NTP_DUMP_MEMBERS
+                                   | NTP_DUMP_QUEUE),
+                  2, "flags must be 0 .. 7");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (mem == NULL) {
+        return push_fail(L, NTP_ENOMEM);
+    }
+    ntp_status st = ntp_pool_dump(p->pool, (unsigned)flags, mem);
+    if (fclose(mem) != 0 && st == 0) {
+        st = NTP_ENOMEM;
+    }
+    if (st < 0 || text == NULL) {
+        free(text);
+        return push_fail(L, st < 0 ? st : NTP_ENOMEM);
+    }
+    /* Copied into Lua before it is freed; should the copy itself fail
+     * (out of memory, which raises) the text leaks once. */
+    lua_pushlstring(L, text, len);
+    free(text);
+    return 1;
+}
+
 /* An environment: an ntp_env plus what it names, which must outlive it:
  * user value 1 the pool, 2 the cleanup group, 3 the group's cancel
- * function. */
+ * function, 4 the finalizer. */
 typedef struct lenv {
     ntp_env env;
 } lenv;
 
 static void cancel_tramp(void *object_ctx, void *cleanup_ctx);
+static void fin_tramp(ntp_instance *inst, void *ctx);
 
 static lgroup *
 check_group_open(lua_State *L, int idx)
@@ -804,7 +945,8 @@ check_group_open(lua_State *L, int idx)
 static int
 l_env_new(lua_State *L)
 {
-    /* env(pool, priority, runs_long, persistent, cleanup_group, cancel) */
+    /* env(pool, priority, runs_long, persistent, cleanup_group, cancel,
+     *     finalize) */
     lpool *p = lua_isnoneornil(L, 1) ? NULL : check_pool_open(L, 1);
     lgroup *g = lua_isnoneornil(L, 5) ? NULL : check_group_open(L, 5);
     if (!lua_isnoneornil(L, 6)) {
@@ -812,10 +954,14 @@ l_env_new(lua_State *L)
         luaL_argcheck(L, g != NULL, 6,
                       "a cancel function needs a cleanup group");
     }
+    bool finalize = !lua_isnoneornil(L, 7);
+    if (finalize) {
+        luaL_checktype(L, 7, LUA_TFUNCTION);
+    }
     lua_Integer prio = luaL_optinteger(L, 2, NTP_PRIORITY_NORMAL);
     luaL_argcheck(L, prio >= 0 && prio < NTP_PRIORITY_COUNT, 2,
                   "priority must be 0 (high), 1 (normal) or 2 (low)");
-    lenv *e = lua_newuserdatauv(L, sizeof *e, 3);
+    lenv *e = lua_newuserdatauv(L, sizeof *e, 4);
     ntp_env_init(&e->env);
     luaL_setmetatable(L, "ntpool.environment");
     if (p != NULL) {
@@ -832,6 +978,11 @@ l_env_new(lua_State *L)
             lua_pushvalue(L, 6);
             lua_setiuservalue(L, -2, 3);
         }
+    }
+    if (finalize) {
+        ntp_env_set_finalization(&e->env, fin_tramp);
+        lua_pushvalue(L, 7);
+        lua_setiuservalue(L, -2, 4);
     }
     ntp_env_set_priority(&e->env, (int)prio);
     if (lua_toboolean(L, 3)) {
@@ -913,14 +1064,21 @@ check_cb(lua_State *L, int kind, bool open)
     return o->c;
 }
 
-/* If env_idx holds an environment with a cleanup group: c becomes a
- * member (ud_idx, its userdata, keeps the group alive: user value 3), and
- * takes the group's cancel function. */
+/* If env_idx holds an environment: c takes its finalizer (copied at
+ * creation, as the core copies the environment); if it has a cleanup
+ * group, c becomes a member (ud_idx, its userdata, keeps the group alive:
+ * user value 3) and takes the group's cancel function. */
 static void
 env_membership(lua_State *L, int env_idx, cbctx *c, int ud_idx)
 {
     if (luaL_testudata(L, env_idx, "ntpool.environment") == NULL) {
         return;
+    }
+    lua_getiuservalue(L, env_idx, 4);
+    if (lua_isfunction(L, -1)) {
+        c->finref = luaL_ref(L, LUA_REGISTRYINDEX);
+    } else {
+        lua_pop(L, 1);
     }
     lua_getiuservalue(L, env_idx, 2);
     lgroup *g = lua_touserdata(L, -1);
@@ -1182,7 +1340,8 @@ l_timer_wait(lua_State *L)
 
 /* Handles: every waitable object is a userdata starting with lhandle. */
 typedef struct lhandle {
-    ntp_handle *h; /* NULL once closed */
+    ntp_handle *h;   /* NULL once closed */
+    uint64_t apc_id; /* waitable timer: its completion routine's id, or 0 */
 } lhandle;
 
 static const char *const HANDLE_NAMES[] = {"ntpool.event",
@@ -1278,10 +1437,98 @@ opt_offset(lua_State *L, int idx)
     return (uint64_t)off;
 }
 
-/* Starts one operation; its completion comes to the callback. */
+/* An operation as io:read/io:write return it (an OVERLAPPED): user value
+ * 1 is the I/O object, so the object's context -- which links op until
+ * the operation is over -- outlives this userdata. op stays valid while
+ * the userdata holds it (lop.held); its __gc lets go. */
+typedef struct lov {
+    lop *op; /* NULL once let go */
+} lov;
+
+/* ov:result([wait]) -> bytes transferred (and for a read the data), as
+ * GetOverlappedResult; fail, "EBUSY: ...", "EBUSY" while under way and
+ * wait is false; with wait, blocks (Lua lock dropped) until it is over.
+ * An operation whose completion ntpool dropped (io:wait(true)) reports
+ * here only. */
 static int
-io_start_op(lua_State *L, cbctx *c, lop *op)
+l_ov_result(lua_State *L)
 {
+    lstate *S = upstate(L);
+    lov *o = luaL_checkudata(L, 1, "ntpool.overlapped");
+    if (o->op == NULL) {
+        return luaL_error(L, "operation on released ntpool.overlapped");
+    }
+    bool wait = lua_toboolean(L, 2);
+    lop *op = o->op;
+    size_t n = 0;
+    ntp_status st;
+    if (wait) {
+        BLOCKING(S, st = ntp_overlapped_result(&op->ov, &n, true));
+    } else {
+        st = ntp_overlapped_result(&op->ov, &n, false);
+    }
+    if (st < 0) {
+        return push_fail(L, st);
+    }
+    lua_pushinteger(L, (lua_Integer)n);
+    if (op->is_write) {
+        return 1;
+    }
+    lua_pushlstring(L, op->buf, n);
+    return 2;
+}
+
+static int
+l_ov_gc(lua_State *L)
+{
+    lov *o = lua_touserdata(L, 1);
+    if (o != NULL && o->op != NULL) {
+        lop *op = o->op;
+        o->op = NULL;
+        op->held = false;
+        if (op->done) {
+            free(op);
+        }
+    }
+    return 0;
+}
+
+static int
+l_ov_tostring(lua_State *L)
+{
+    lov *o = luaL_checkudata(L, 1, "ntpool.overlapped");
+    if (o->op == NULL) {
+        lua_pushliteral(L, "ntpool.overlapped (released)");
+    } else {
+        lua_pushfstring(L, "ntpool.overlapped (%s %p)",
+                        o->op->is_write ? "write" : "read", (void *)o->op);
+    }
+    return 1;
+}
+
+/* Starts one operation of len bytes at off (data: what to write, NULL for
+ * a read); its completion comes to the callback. Returns the
+ * ntpool.overlapped for it. */
+static int
+io_start_op(lua_State *L, cbctx *c, size_t len, const char *data, uint64_t off)
+{
+    /* The userdata first: making it may raise (out of memory), which must
+     * not leak op. */
+    lov *o = lua_newuserdatauv(L, sizeof *o, 1);
+    o->op = NULL;
+    luaL_setmetatable(L, "ntpool.overlapped");
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    lop *op = calloc(1, sizeof *op + len + 1);
+    if (op == NULL) {
+        return push_fail(L, NTP_ENOMEM);
+    }
+    if (data != NULL) {
+        memcpy(op->buf, data, len);
+        op->is_write = 1;
+    }
+    op->ov.offset = off;
+    op->len = len;
     op->next = c->ops;
     if (c->ops != NULL) {
         c->ops->prev = op;
@@ -1301,7 +1548,8 @@ io_start_op(lua_State *L, cbctx *c, lop *op)
         ctx_update_anchor(L, c, 1);
         return push_fail(L, st);
     }
-    lua_pushboolean(L, 1);
+    o->op = op;
+    op->held = true;
     return 1;
 }
 
@@ -1315,13 +1563,7 @@ l_io_read(lua_State *L)
     luaL_argcheck(L, size > 0 && size <= (1 << 30), 2,
                   "size must be 1 .. 2^30");
     uint64_t off = opt_offset(L, 3);
-    lop *op = calloc(1, sizeof *op + (size_t)size);
-    if (op == NULL) {
-        return push_fail(L, NTP_ENOMEM);
-    }
-    op->ov.offset = off;
-    op->len = (size_t)size;
-    return io_start_op(L, c, op);
+    return io_start_op(L, c, (size_t)size, NULL, off);
 }
 
 /* io:write(data[, offset]): the callback gets the bytes written. */
@@ -1332,15 +1574,7 @@ l_io_write(lua_State *L)
     size_t len;
     const char *data = luaL_checklstring(L, 2, &len);
     uint64_t off = opt_offset(L, 3);
-    lop *op = calloc(1, sizeof *op + len + 1);
-    if (op == NULL) {
-        return push_fail(L, NTP_ENOMEM);
-    }
-    memcpy(op->buf, data, len);
-    op->ov.offset = off;
-    op->len = len;
-    op->is_write = 1;
-    return io_start_op(L, c, op);
+    return io_start_op(L, c, len, data, off);
 }
 
 /* io:cancel(): every operation still waiting for its fd completes with
@@ -1399,6 +1633,7 @@ new_handle(lua_State *L, int kind)
 {
     lhandle *h = lua_newuserdatauv(L, sizeof *h, 0);
     h->h = NULL;
+    h->apc_id = 0;
     luaL_setmetatable(L, HANDLE_NAMES[kind]);
     return h;
 }
@@ -1480,11 +1715,136 @@ l_thread_current(lua_State *L)
     return st < 0 ? push_fail(L, st) : 1;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Completion routines of waitable timers                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * wt:set(due, period, fn): on each expiry the core queues an APC to the
+ * setting thread, which calls fn at its next alertable wait. The core may
+ * run an APC queued before the timer was closed after the close, and never
+ * says when it is done with the routine's argument; so the argument is not
+ * memory but an id, never reused, that the list below maps to its state
+ * while the timer is open. The function is S->wtfns[id] in the state's
+ * registry. Closing the timer (or the state) removes both, so an APC that
+ * comes later finds nothing and does nothing.
+ */
+typedef struct wtapc {
+    uint64_t id;
+    lstate *S;
+    struct wtapc *next;
+} wtapc;
+
+static pthread_mutex_t wtapc_lock = PTHREAD_MUTEX_INITIALIZER;
+static wtapc *wtapc_list;          /* guarded by wtapc_lock */
+static uint64_t wtapc_next_id = 1; /* guarded by wtapc_lock */
+
+static void
+state_unref(lstate *S)
+{
+    pthread_mutex_lock(&S->m);
+    bool free_it;
+    state_unref_locked(S, &free_it);
+    pthread_mutex_unlock(&S->m);
+    if (free_it) {
+        state_free(S);
+    }
+}
+
+/* A new id for S, or 0 if out of memory. */
+static uint64_t
+wtapc_register(lstate *S)
+{
+    wtapc *e = malloc(sizeof *e);
+    if (e == NULL) {
+        return 0;
+    }
+    e->S = S;
+    pthread_mutex_lock(&wtapc_lock);
+    e->id = wtapc_next_id++;
+    e->next = wtapc_list;
+    wtapc_list = e;
+    pthread_mutex_unlock(&wtapc_lock);
+    return e->id;
+}
+
+/* Forget one id (id != 0) or, with S, every id of S. */
+static void
+wtapc_forget(uint64_t id, const lstate *S)
+{
+    pthread_mutex_lock(&wtapc_lock);
+    for (wtapc **pe = &wtapc_list; *pe != NULL;) {
+        wtapc *e = *pe;
+        if ((id != 0 && e->id == id) || (S != NULL && e->S == S)) {
+            *pe = e->next;
+            free(e);
+        } else {
+            pe = &e->next;
+        }
+    }
+    pthread_mutex_unlock(&wtapc_lock);
+}
+
+/* The APC, on the thread that set the timer, inside one of its alertable
+ * waits (which dropped the Lua lock): fn(expiry as a FILETIME integer). */
+static void
+wtapc_tramp(void *arg, uint32_t time_low, uint32_t time_high)
+{
+    uint64_t id = (uint64_t)(uintptr_t)arg;
+    lstate *S = NULL;
+    pthread_mutex_lock(&wtapc_lock);
+    for (wtapc *e = wtapc_list; e != NULL; e = e->next) {
+        if (e->id == id) {
+            S = e->S;
+            /* Hold the state: the entry may go once the list is unlocked. */
+            pthread_mutex_lock(&S->m);
+            S->refs++;
+            pthread_mutex_unlock(&S->m);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&wtapc_lock);
+    if (S == NULL) {
+        return; /* the timer was closed */
+    }
+    if (callback_begin(S)) {
+        int coref;
+        lua_State *co = coroutine_get(S, &coref);
+        lua_pushcfunction(co, traceback_handler);
+        lua_rawgeti(co, LUA_REGISTRYINDEX, S->wtfns);
+        lua_rawgeti(co, -1, (lua_Integer)id);
+        lua_remove(co, -2);
+        if (lua_isfunction(co, -1)) {
+            lua_pushinteger(
+                co, (lua_Integer)(((uint64_t)time_high << 32) | time_low));
+            if (lua_pcall(co, 1, 0, 1) != LUA_OK) {
+                report_error(S, co);
+            }
+        }
+        coroutine_put(S, co, coref);
+        callback_end(S);
+    }
+    state_unref(S);
+}
+
 /* __gc/__close for handles: close if open, never raise. */
 static int
 l_handle_gc(lua_State *L)
 {
     lhandle *h = lua_touserdata(L, 1);
+    if (h != NULL && h->apc_id != 0) {
+        wtapc_forget(h->apc_id, NULL);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+        lstate *S = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        if (S != NULL) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, S->wtfns);
+            lua_pushnil(L);
+            lua_rawseti(L, -2, (lua_Integer)h->apc_id);
+            lua_pop(L, 1);
+        }
+        h->apc_id = 0;
+    }
     if (h != NULL && h->h != NULL) {
         ntp_handle_close(h->h);
         h->h = NULL;
@@ -1581,15 +1941,41 @@ l_mutex_release(lua_State *L)
     return push_ok_or_fail(L, ntp_mutex_release(check_handle(L, 1, H_MUTEX)));
 }
 
-/* wt:set(due_s, period_s) */
+/* wt:set(due_s, period_s[, fn]): fn(expiry_filetime), the completion
+ * routine, runs on this thread at its alertable waits (see wtapc above).
+ * Without fn, a routine set before is dropped. */
 static int
 l_waitable_timer_set(lua_State *L)
 {
+    lstate *S = upstate(L);
     ntp_handle *h = check_handle(L, 1, H_WTIMER);
+    lhandle *lh = lua_touserdata(L, 1);
     luaL_checknumber(L, 2);
     ntp_due due = check_due(L, 2);
     uint32_t period = opt_ms(L, 3);
-    return push_ok_or_fail(L, ntp_waitable_timer_set(h, due, (int32_t)period));
+    bool routine = !lua_isnoneornil(L, 4);
+    if (routine) {
+        luaL_checktype(L, 4, LUA_TFUNCTION);
+    }
+    if (routine && lh->apc_id == 0) {
+        lh->apc_id = wtapc_register(S);
+        if (lh->apc_id == 0) {
+            return push_fail(L, NTP_ENOMEM);
+        }
+    }
+    if (lh->apc_id != 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, S->wtfns);
+        lua_pushvalue(L, 4); /* nil drops the routine's function */
+        lua_rawseti(L, -2, (lua_Integer)lh->apc_id);
+        lua_pop(L, 1);
+    }
+    if (!routine) {
+        return push_ok_or_fail(
+            L, ntp_waitable_timer_set(h, due, (int32_t)period));
+    }
+    return push_ok_or_fail(
+        L, ntp_waitable_timer_set_apc(h, due, (int32_t)period, wtapc_tramp,
+                                      (void *)(uintptr_t)lh->apc_id));
 }
 
 static int
@@ -1826,6 +2212,24 @@ l_on_error(lua_State *L)
     return 0;
 }
 
+/* trace_start(path): record every pool's activity (ntp_trace_start) until
+ * trace_stop(), which writes the Chrome Trace Event JSON file; it may
+ * take a while for a long trace, so the Lua lock is dropped meanwhile. */
+static int
+l_trace_start(lua_State *L)
+{
+    return push_ok_or_fail(L, ntp_trace_start(luaL_checkstring(L, 1)));
+}
+
+static int
+l_trace_stop(lua_State *L)
+{
+    lstate *S = upstate(L);
+    ntp_status st;
+    BLOCKING(S, st = ntp_trace_stop());
+    return push_ok_or_fail(L, st);
+}
+
 /* The calling OS thread's id (GetCurrentThreadId): shows which pool
  * thread runs a callback. */
 static int
@@ -1861,6 +2265,8 @@ l_state_gc(lua_State *L)
         return 0;
     }
     *pS = NULL;
+    /* Completion routines that come later find their timer gone. */
+    wtapc_forget(0, S);
     pthread_mutex_lock(&S->m);
     S->closing = true;
     pthread_mutex_unlock(&S->m);
@@ -1882,7 +2288,7 @@ l_state_gc(lua_State *L)
     while (list != NULL) {
         cbctx *c = list;
         list = c->next_release;
-        free(c);
+        ctx_free_dead(c);
         S->refs--;
     }
     bool free_it;
@@ -1913,47 +2319,22 @@ apc_tramp(void *arg)
 {
     lapc *a = arg;
     lstate *S = a->S;
-    pthread_mutex_lock(&S->m);
-    bool skip = S->closing;
-    if (!skip) {
-        S->running++;
-    }
-    pthread_mutex_unlock(&S->m);
-    if (!skip) {
-        lock_acquire(S);
-        pthread_mutex_lock(&S->m);
-        bool closing = S->closing;
-        pthread_mutex_unlock(&S->m);
-        if (!closing) {
-            finish_releases(S);
-            int coref;
-            lua_State *co = coroutine_get(S, &coref);
-            lua_pushcfunction(co, traceback_handler);
-            lua_rawgeti(co, LUA_REGISTRYINDEX, a->fnref);
-            lua_rawgeti(co, LUA_REGISTRYINDEX, a->dataref);
-            if (lua_pcall(co, 1, 0, 1) != LUA_OK) {
-                report_error(S, co);
-            }
-            coroutine_put(S, co, coref);
-            luaL_unref(S->T, LUA_REGISTRYINDEX, a->fnref);
-            luaL_unref(S->T, LUA_REGISTRYINDEX, a->dataref);
+    if (callback_begin(S)) {
+        int coref;
+        lua_State *co = coroutine_get(S, &coref);
+        lua_pushcfunction(co, traceback_handler);
+        lua_rawgeti(co, LUA_REGISTRYINDEX, a->fnref);
+        lua_rawgeti(co, LUA_REGISTRYINDEX, a->dataref);
+        if (lua_pcall(co, 1, 0, 1) != LUA_OK) {
+            report_error(S, co);
         }
-        pthread_mutex_lock(&S->m);
-        S->running--;
-        if (S->closing && S->running == 0) {
-            pthread_cond_broadcast(&S->idle);
-        }
-        pthread_mutex_unlock(&S->m);
-        lock_release(S);
+        coroutine_put(S, co, coref);
+        luaL_unref(S->T, LUA_REGISTRYINDEX, a->fnref);
+        luaL_unref(S->T, LUA_REGISTRYINDEX, a->dataref);
+        callback_end(S);
     }
     free(a);
-    pthread_mutex_lock(&S->m);
-    bool free_it;
-    state_unref_locked(S, &free_it);
-    pthread_mutex_unlock(&S->m);
-    if (free_it) {
-        state_free(S);
-    }
+    state_unref(S);
 }
 
 /* queue_apc(fn, thread_handle_or_nil, data): nil is the calling thread. */
@@ -2157,6 +2538,7 @@ static const luaL_Reg pool_methods[] = {{"close", l_pool_close},
                                         {"set_max_threads", l_pool_set_max},
                                         {"set_min_threads", l_pool_set_min},
                                         {"stats", l_pool_stats},
+                                        {"dump", l_pool_dump},
                                         {NULL, NULL}};
 
 static int
@@ -2187,6 +2569,7 @@ static const luaL_Reg wait_methods[] = {{"set", l_wait_set},
 static const luaL_Reg io_methods[] = {
     {"read", l_io_read}, {"write", l_io_write}, {"cancel", l_io_cancel},
     {"wait", l_io_wait}, {"close", l_io_close}, {NULL, NULL}};
+static const luaL_Reg ov_methods[] = {{"result", l_ov_result}, {NULL, NULL}};
 static const luaL_Reg event_methods[] = {{"set", l_event_set},
                                          {"reset", l_event_reset},
                                          {"pulse", l_event_pulse},
@@ -2251,6 +2634,8 @@ static const luaL_Reg glue_funcs[] = {
     {"sleep_ex", l_sleep_ex},
     {"queue_apc", l_queue_apc},
     {"on_error", l_on_error},
+    {"trace_start", l_trace_start},
+    {"trace_stop", l_trace_stop},
     {"live_objects", l_live_objects},
     {"thread_id", l_thread_id},
     {"lock_waiting", l_lock_waiting},
@@ -2316,6 +2701,8 @@ state_setup(lua_State *L)
     lua_setfield(L, -2, "__mode");
     lua_setmetatable(L, -2);
     S->objtab = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    S->wtfns = luaL_ref(L, LUA_REGISTRYINDEX);
     lock_acquire(S); /* for the thread running the script */
     return S;
 }
@@ -2333,6 +2720,7 @@ ntpool_lua_glue_open(lua_State *L)
              l_timer_tostring);
     new_meta(L, S, "ntpool.wait", wait_methods, l_wait_gc, l_wait_tostring);
     new_meta(L, S, "ntpool.io", io_methods, l_io_gc, l_io_tostring);
+    new_meta(L, S, "ntpool.overlapped", ov_methods, l_ov_gc, l_ov_tostring);
     new_meta(L, S, "ntpool.event", event_methods, l_handle_gc,
              l_handle_tostring);
     new_meta(L, S, "ntpool.semaphore", sem_methods, l_handle_gc,

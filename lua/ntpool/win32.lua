@@ -177,8 +177,24 @@ function M.CreateThreadpoolIo(file, callback, context, env)
 end
 function M.StartThreadpoolIo(io) end
 function M.CancelThreadpoolIo(io) end
-function M.ReadFile(io, size, offset) return io:read(size, offset) == true end
-function M.WriteFile(io, data, offset) return io:write(data, offset) == true end
+-- ReadFile(io, size, offset) and WriteFile(io, data, offset) -> true and
+-- the operation's OVERLAPPED (for GetOverlappedResult), or false.
+local function started(ov)
+  if ov == nil then return false end
+  return true, ov
+end
+function M.ReadFile(io, size, offset) return started(io:read(size, offset)) end
+function M.WriteFile(io, data, offset)
+  return started(io:write(data, offset))
+end
+-- GetOverlappedResult(io, overlapped, wait) -> bytes transferred (and the
+-- data, for a read), or false and the error name (EBUSY, Windows'
+-- ERROR_IO_INCOMPLETE, while under way and wait is false).
+function M.GetOverlappedResult(io, ov, wait)
+  local n, data_or_msg, errname = ov:result(wait)
+  if n == nil then return false, errname end
+  return n, data_or_msg
+end
 function M.CancelIoEx(io) return io:cancel() == true end
 function M.WaitForThreadpoolIoCallbacks(io, cancel) io:wait(cancel) end
 function M.CloseThreadpoolIo(io) io:close() end
@@ -314,8 +330,18 @@ function M.ReleaseMutex(h) return assert(h:release()) end
 function M.CreateWaitableTimer(sa, manual, name)
   return assert(glue.waitable_timer(manual))
 end
-function M.SetWaitableTimer(h, due, period_ms)
-  return assert(h:set(filetime_to_s(due) or 0, (period_ms or 0) / 1000))
+-- SetWaitableTimer(h, due, period_ms, completion_routine, arg, resume):
+-- completion_routine(arg, time_low, time_high) runs on the calling thread
+-- at its alertable waits (SleepEx(ms, true), ...), once per expiry; resume
+-- is ignored (no power management here).
+function M.SetWaitableTimer(h, due, period_ms, routine, arg, resume)
+  local fn
+  if routine ~= nil then
+    assert(type(routine) == "function",
+           "completion routine must be a function")
+    fn = function(ft) routine(arg, ft & 0xFFFFFFFF, ft >> 32) end
+  end
+  return assert(h:set(filetime_to_s(due) or 0, (period_ms or 0) / 1000, fn))
 end
 function M.CancelWaitableTimer(h) return assert(h:cancel()) end
 function M.CloseHandle(h) h:close() end
