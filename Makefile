@@ -154,6 +154,8 @@ test-lua: deps build
 # libuv and gnuplot if missing, builds build-bench/ (Release), runs every
 # case BENCH_RUNS times and writes bench/results/latest.md and a chart.
 BENCH_APT_PACKAGES := libglib2.0-dev libuv1-dev gnuplot-nox pkg-config
+# The Lua case: luv's work queue is the peer (bench/lua_case.py).
+BENCH_APT_PACKAGES += lua-luv
 BENCH_RUNS ?= 5
 bench:
 	@$(MAKE) --no-print-directory deps \
@@ -161,7 +163,7 @@ bench:
 	$(CMAKE) -S . -B build-bench -DCMAKE_BUILD_TYPE=Release \
 	    -DNTPOOL_BUILD_BENCH=ON -DNTPOOL_BUILD_TESTS=OFF \
 	    -DNTPOOL_BUILD_EXAMPLES=OFF $(CMAKE_ARGS)
-	$(CMAKE) --build build-bench -j $(NPROC) --target ntpool-bench
+	$(CMAKE) --build build-bench -j $(NPROC) --target ntpool-bench ntpool_lua
 	python3 bench/run.py --runs $(BENCH_RUNS)
 
 clean:

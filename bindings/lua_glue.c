@@ -13,6 +13,13 @@
  *     computes without calling ntpool still lets callbacks run;
  *   - a pool thread that has a Lua callback to run takes it, runs the
  *     callback in a coroutine of the state's cache, and gives it back.
+ *     Callback coroutines have no count hook: a callback is never
+ *     interrupted by other Lua code of the state except inside a blocking
+ *     ntpool call, so callbacks need no lock among themselves for a
+ *     read-modify-write of a shared variable. The script, by contrast, can
+ *     be interrupted between any two VM instructions while a callback
+ *     waits (as a Python thread can): a read-modify-write it shares with
+ *     callbacks needs a critical section.
  * The lock is a ticket lock (first come, first served). A plain mutex
  * released and retaken by the hook lets the releasing thread win again
  * almost every time (measured: a worker waited 5.7 ms behind a busy script;
@@ -59,6 +66,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ntpool.h"
@@ -518,7 +526,12 @@ coroutine_get(lstate *S, int *ref)
         lua_rawseti(T, -3, n);
         co = lua_tothread(T, -1);
     } else {
-        co = lua_newthread(T); /* inherits the count hook from T */
+        co = lua_newthread(T);
+        /* No count hook in callbacks (T's would be inherited): a callback
+         * keeps the lock until it returns or blocks in ntpool, so callbacks
+         * never interleave between two VM instructions (`n = n + 1` in
+         * callbacks loses no update), and do not pay for the hook. */
+        lua_sethook(co, NULL, 0, 0);
     }
     *ref = luaL_ref(T, LUA_REGISTRYINDEX);
     lua_pop(T, 1);
@@ -2239,6 +2252,17 @@ l_thread_id(lua_State *L)
     return 1;
 }
 
+/* clock() -> seconds of CLOCK_MONOTONIC, as a float: timing from Lua
+ * (os.clock is CPU time of the whole process, os.time whole seconds). */
+static int
+l_clock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
 static int
 l_live_objects(lua_State *L)
 {
@@ -2637,6 +2661,7 @@ static const luaL_Reg glue_funcs[] = {
     {"trace_start", l_trace_start},
     {"trace_stop", l_trace_stop},
     {"live_objects", l_live_objects},
+    {"clock", l_clock},
     {"thread_id", l_thread_id},
     {"lock_waiting", l_lock_waiting},
     {NULL, NULL}};

@@ -268,6 +268,9 @@ end
 -- warn "@on"). nil restores the default.
 ntpool.on_error = glue.on_error
 
+--- ntpool.clock() -> seconds on the monotonic clock (a float), for timing.
+ntpool.clock = glue.clock
+
 -- For tests: live core objects (the default pool excepted).
 ntpool.live_objects = glue.live_objects
 
