@@ -125,7 +125,9 @@ demo: deps build
 	PYTHONPATH=python python3 -m ntpool.trace build/tour-c.json \
 	    -o build/tour-c.svg --title "make demo: the C tour, one lane per thread"
 	./build/examples/win32-tour
-	$(LUA_TEST_ENV) lua5.4 examples/tour.lua
+	$(LUA_TEST_ENV) lua5.4 examples/tour.lua build/tour-lua.json
+	PYTHONPATH=python python3 -m ntpool.trace build/tour-lua.json \
+	    -o build/tour-lua.svg --title "make demo: the Lua tour, one lane per thread"
 
 # A short libFuzzer run (clang, ASan+UBSan) of tests/fuzz/fuzz_ops.c over
 # the committed corpus; new inputs go to build-fuzz/corpus, crashes to
@@ -149,6 +151,7 @@ test-lua: deps build
 	    { echo "test-lua: build/lua/ntpool/raw.so was not built" \
 	           "(liblua5.4-dev missing?)" >&2; exit 1; }
 	$(LUA_TEST_ENV) lua5.4 "$$(command -v busted)" --pattern='^test%-' tests/lua
+	sh tests/lua/install-check.sh build
 
 # Benchmarks side by side with the peers (bench/run.py): installs GLib,
 # libuv and gnuplot if missing, builds build-bench/ (Release), runs every
