@@ -872,6 +872,26 @@ l_pool_set_min(lua_State *L)
     return 1;
 }
 
+void
+ntpool_lua_push_stats(lua_State *L, const ntp_pool_stats *s)
+{
+    lua_createtable(L, 0, 12);
+#define SETI(name, v)                                                         \
+    (lua_pushinteger(L, (lua_Integer)(v)), lua_setfield(L, -2, name))
+    SETI("threads", s->threads);
+    SETI("idle", s->idle);
+    SETI("running", s->running);
+    SETI("long_running", s->long_running);
+    SETI("min_threads", s->min_threads);
+    SETI("max_threads", s->max_threads);
+    SETI("objects", s->objects);
+    SETI("queued", s->queued[0] + s->queued[1] + s->queued[2]);
+    SETI("callbacks_run", s->callbacks_run);
+    SETI("threads_created", s->threads_created);
+    SETI("threads_retired", s->threads_retired);
+#undef SETI
+}
+
 static int
 l_pool_stats(lua_State *L)
 {
@@ -881,21 +901,7 @@ l_pool_stats(lua_State *L)
     if (st < 0) {
         return push_fail(L, st);
     }
-    lua_createtable(L, 0, 12);
-#define SETI(name, v)                                                         \
-    (lua_pushinteger(L, (lua_Integer)(v)), lua_setfield(L, -2, name))
-    SETI("threads", s.threads);
-    SETI("idle", s.idle);
-    SETI("running", s.running);
-    SETI("long_running", s.long_running);
-    SETI("min_threads", s.min_threads);
-    SETI("max_threads", s.max_threads);
-    SETI("objects", s.objects);
-    SETI("queued", s.queued[0] + s.queued[1] + s.queued[2]);
-    SETI("callbacks_run", s.callbacks_run);
-    SETI("threads_created", s.threads_created);
-    SETI("threads_retired", s.threads_retired);
-#undef SETI
+    ntpool_lua_push_stats(L, &s);
     return 1;
 }
 
@@ -2773,6 +2779,92 @@ ntpool_lua_glue_open(lua_State *L)
     SETC("INFINITE", NTP_INFINITE);
 #undef SETC
     return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* For the SWIG half (lua_typemaps.i)                                        */
+/* ------------------------------------------------------------------------ */
+
+void *
+ntpool_lua_check(lua_State *L, int idx, int kind)
+{
+    switch (kind) {
+    case NTPL_POOL:
+        return check_pool_open(L, idx)->pool;
+    case NTPL_GROUP:
+        return check_group_open(L, idx)->g;
+    case NTPL_TIMER:
+    case NTPL_IO: {
+        int k = kind == NTPL_TIMER ? CB_TIMER : CB_IO;
+        lcbobj *o = luaL_checkudata(L, idx, CB_NAMES[k]);
+        if (o->c == NULL || o->c->obj == NULL) {
+            luaL_error(L, "operation on closed %s", CB_NAMES[k]);
+        }
+        return o->c->obj;
+    }
+    case NTPL_HANDLE:
+        return check_any_handle(L, idx);
+    case NTPL_INSTANCE: {
+        linstance *li = luaL_checkudata(L, idx, "ntpool.instance");
+        if (li->inst == NULL) {
+            luaL_error(L, "instance used after its callback returned");
+        }
+        return li->inst;
+    }
+    default:
+        return &check_cs(L, idx)->cs;
+    }
+}
+
+/* Should making the userdata raise (out of memory), `core` leaks: it was
+ * created by the core before this was called. */
+void
+ntpool_lua_push_new(lua_State *L, int kind, void *core)
+{
+    if (kind == NTPL_POOL) {
+        lpool *p = lua_newuserdatauv(L, sizeof *p, 0);
+        p->pool = core;
+        p->is_default = core == ntp_pool_default();
+        luaL_setmetatable(L, "ntpool.pool");
+    } else if (kind == NTPL_GROUP) {
+        lgroup *g = lua_newuserdatauv(L, sizeof *g, 0);
+        g->g = core;
+        g->members = NULL;
+        luaL_setmetatable(L, "ntpool.cleanup_group");
+    } else {
+        /* A handle: its kind picks the metatable (HANDLE_NAMES follows
+         * ntp_handle_kind, which starts at 1). */
+        int hk = ntp_handle_kind_of(core);
+        if (hk < NTP_HANDLE_EVENT || hk > NTP_HANDLE_FD) {
+            ntp_handle_close(core);
+            luaL_error(L, "ntpool.raw: unknown handle kind %d", hk);
+        }
+        lhandle *h = new_handle(L, hk - NTP_HANDLE_EVENT);
+        h->h = core;
+    }
+}
+
+static lstate *
+registry_state(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+    lstate *S = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return S;
+}
+
+void
+ntpool_lua_blocking_begin(lua_State *L)
+{
+    lock_release(registry_state(L));
+}
+
+void
+ntpool_lua_blocking_end(lua_State *L)
+{
+    lstate *S = registry_state(L);
+    lock_acquire(S);
+    finish_releases(S);
 }
 
 #ifndef NTPOOL_LUA_WITH_SWIG
