@@ -1388,6 +1388,8 @@ check_any_handle(lua_State *L, int idx)
     return NULL;
 }
 
+/* wait:set(handle or nil, timeout_s) -> true if this cancelled a wait that
+ * was still pending (SetThreadpoolWaitEx); nil timeout: none. */
 static int
 l_wait_set(lua_State *L)
 {
@@ -1396,13 +1398,12 @@ l_wait_set(lua_State *L)
     if (!lua_isnoneornil(L, 2)) {
         h = check_any_handle(L, 2);
     }
-    uint32_t timeout = opt_timeout_ms(L, 3);
+    ntp_due timeout = check_due(L, 3);
     lua_pushvalue(L, 2); /* keep the handle alive while waited for */
     lua_setiuservalue(L, 1, 2);
     c->armed = h != NULL;
     ctx_update_anchor(L, c, 1);
-    ntp_wait_set(c->obj, h, timeout);
-    lua_settop(L, 1);
+    lua_pushboolean(L, ntp_wait_set_ex(c->obj, h, timeout));
     return 1;
 }
 

@@ -128,7 +128,8 @@ ntpool.try_submit = glue.try_submit
 --- ntpool.io(fd_or_file, fn[, env]): see pool:io.
 ntpool.io = glue.io
 
--- wait:set(handle | fd | io file | nil, timeout_seconds)
+-- wait:set(handle | fd | io file | nil, timeout_seconds) -> true if this
+-- cancelled a wait that was still pending (SetThreadpoolWaitEx)
 local wait_mt = meta("ntpool.wait")
 local raw_wait_set = wait_mt.set
 function wait_mt.set(w, h, timeout)

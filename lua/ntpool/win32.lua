@@ -153,6 +153,10 @@ end
 function M.SetThreadpoolWait(wait, handle, timeout)
   wait:set(handle, filetime_to_s(timeout))
 end
+-- -> true if this cancelled a wait that was still pending.
+function M.SetThreadpoolWaitEx(wait, handle, timeout, reserved)
+  return wait:set(handle, filetime_to_s(timeout))
+end
 function M.WaitForThreadpoolWaitCallbacks(w, cancel) w:wait(cancel) end
 function M.CloseThreadpoolWait(wait) wait:close() end
 
