@@ -96,6 +96,7 @@ typedef struct lstate {
     lua_State *T;          /* a private thread for stack work */
     int cotab;             /* registry ref: array of idle coroutines */
     int objtab;            /* registry ref: weak cbctx -> userdata */
+    int ovtab;             /* registry ref: weak lop -> ntpool.overlapped */
     int errref;            /* registry ref: ntpool.on_error handler */
     int wtfns;             /* registry ref: waitable timer routines by id */
 } lstate;
@@ -658,21 +659,28 @@ run_callback(cbctx *c, ntp_instance *inst, bool has_extra, lua_Integer extra,
         }
         if (ov != NULL) {
             /* read: the data; write: the bytes written; failure: nil,
-             * message, errname. The operation is over: free it. */
+             * message, errname; then the operation's ntpool.overlapped
+             * (nil if it was collected). The operation is over: free
+             * it. */
             lop *op = (lop *)ov;
             if (iores < 0) {
                 lua_pushnil(co);
                 lua_pushfstring(co, "%s: %s", ntp_err_name(iores),
                                 ntp_strerror(iores));
                 lua_pushstring(co, ntp_err_name(iores));
-                nargs += 3;
-            } else if (!op->is_write) {
-                lua_pushlstring(co, op->buf, nbytes);
-                nargs++;
             } else {
-                lua_pushinteger(co, (lua_Integer)nbytes);
-                nargs++;
+                if (!op->is_write) {
+                    lua_pushlstring(co, op->buf, nbytes);
+                } else {
+                    lua_pushinteger(co, (lua_Integer)nbytes);
+                }
+                lua_pushnil(co);
+                lua_pushnil(co);
             }
+            lua_rawgeti(co, LUA_REGISTRYINDEX, S->ovtab);
+            lua_rawgetp(co, -1, op);
+            lua_remove(co, -2);
+            nargs += 4;
             lop_unlink(c, op);
             lop_done(op);
         }
@@ -1570,6 +1578,12 @@ io_start_op(lua_State *L, cbctx *c, size_t len, const char *data, uint64_t off)
     }
     o->op = op;
     op->held = true;
+    /* For the callback, which gets it back (Lua lock held: it cannot run
+     * before this). */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->S->ovtab);
+    lua_pushvalue(L, -2);
+    lua_rawsetp(L, -2, op);
+    lua_pop(L, 1);
     return 1;
 }
 
@@ -1597,13 +1611,20 @@ l_io_write(lua_State *L)
     return io_start_op(L, c, len, data, off);
 }
 
-/* io:cancel(): every operation still waiting for its fd completes with
- * ECANCELED. */
+/* io:cancel([ov]): the operation ov (default: every operation) still
+ * waiting for its fd completes with ECANCELED; fail with ENOENT if there
+ * was none. */
 static int
 l_io_cancel(lua_State *L)
 {
     cbctx *c = check_cb(L, CB_IO, true);
-    return push_ok_or_fail(L, ntp_io_cancel_ops(c->obj, NULL));
+    ntp_overlapped *ov = NULL;
+    if (!lua_isnoneornil(L, 2)) {
+        lov *o = luaL_checkudata(L, 2, "ntpool.overlapped");
+        luaL_argcheck(L, o->op != NULL, 2, "released ntpool.overlapped");
+        ov = &o->op->ov;
+    }
+    return push_ok_or_fail(L, ntp_io_cancel_ops(c->obj, ov));
 }
 
 static int
@@ -2733,6 +2754,12 @@ state_setup(lua_State *L)
     lua_setfield(L, -2, "__mode");
     lua_setmetatable(L, -2);
     S->objtab = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    S->ovtab = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L);
     S->wtfns = luaL_ref(L, LUA_REGISTRYINDEX);
     lock_acquire(S); /* for the thread running the script */

@@ -110,13 +110,13 @@ function pool_mt.wait(pool, fn) return glue.wait(fn, pool) end
 function pool_mt.try_submit(pool, fn) return glue.try_submit(fn, pool) end
 --- pool:io(fd_or_file, fn): an I/O object over a file descriptor or a Lua
 -- file (made non-blocking if it is a pipe or socket). io:read(size[,
--- offset]) and io:write(data[, offset]) start operations; each completion
--- calls fn(inst, io, result) with result the data read (a string, "" at
--- end of file) or the number of bytes written, or fn(inst, io, nil,
--- message, errname) on failure (ECANCELED after io:cancel()). Both return
--- the operation (an ntpool.overlapped): ov:result(wait) -> bytes (and the
--- data, for a read), or fail with EBUSY while it is under way, as
--- GetOverlappedResult; it also reports operations whose callback
+-- offset]) and io:write(data[, offset]) start operations and return each
+-- an ntpool.overlapped; each completion calls fn(inst, io, result, nil,
+-- nil, ov) with result the data read (a string, "" at end of file) or the
+-- number of bytes written, or fn(inst, io, nil, message, errname, ov) on
+-- failure (ECANCELED after io:cancel([ov])). ov:result(wait) -> bytes
+-- (and the data, for a read), or fail with EBUSY while it is under way,
+-- as GetOverlappedResult; it also reports operations whose callback
 -- io:wait(true) dropped.
 function pool_mt.io(pool, file, fn) return glue.io(file, fn, pool) end
 

@@ -106,20 +106,53 @@ describe("io", function()
     assert.are.equal("EBADF", name)
   end)
 
-  it("win32 CreateThreadpoolIo", function()
+  it("win32 CreateThreadpoolIo, ReadFile, GetOverlappedResult", function()
     local f, path = tmpfile_with("abcdef")
-    local got
+    local got = {}
     local io_obj = win32.CreateThreadpoolIo(f, function(inst, ctx, ov, res, n, io)
-      got = {ctx, ov, res, n}
+      got[#got + 1] = {ctx, ov, ov.data, res, n, io}
     end, "ctx", nil)
     win32.StartThreadpoolIo(io_obj)
-    local started, ov = win32.ReadFile(io_obj, 3, 2)
-    assert.is_true(started)
+    local ov = win32.OVERLAPPED(2)
+    -- On the file it was bound to, as on Windows.
+    assert.are.same({win32.ERROR_IO_PENDING}, {win32.ReadFile(f, 3, ov)})
     win32.WaitForThreadpoolIoCallbacks(io_obj, false)
-    assert.are.same({3, "cde"}, {win32.GetOverlappedResult(io_obj, ov, false)})
+    assert.are.same({{"ctx", ov, "cde", win32.NO_ERROR, 3, io_obj}}, got)
+    assert.are.equal(3, win32.GetOverlappedResult(f, ov, false))
+    local wov = win32.OVERLAPPED(0)
+    assert.are.same({win32.ERROR_IO_PENDING, 0},
+                    {win32.WriteFile(io_obj, "XY", wov)})
+    assert.are.equal(2, win32.GetOverlappedResult(io_obj, wov, true))
+    win32.WaitForThreadpoolIoCallbacks(io_obj, false)
+    assert.are.equal(2, got[2][5])
+    assert.are.same({false, win32.ERROR_NOT_FOUND}, {win32.CancelIo(f)})
+    assert.has_error(function() win32.ReadFile(f, 1, {}) end,
+                     "bad argument #3 to 'ReadFile' (OVERLAPPED expected)")
     win32.CloseThreadpoolIo(io_obj)
-    assert.are.same({"ctx", "cde", 0, 3}, got)
+    assert.has_error(function() win32.ReadFile(io.stdin, 1, ov) end)
     f:close()
     os.remove(path)
+  end)
+
+  ;(H.no_subprocess and pending or it)("win32 CancelIoEx of one operation",
+                                       function()
+    local p = assert(io.popen("sleep 1", "r"))
+    local res
+    local io_obj = win32.CreateThreadpoolIo(p, function(inst, ctx, ov, r)
+      res = r
+    end, nil, nil)
+    local ov = win32.OVERLAPPED()
+    local event = win32.CreateEvent(nil, true, false, nil)
+    ov.event = event
+    win32.ReadFile(p, 10, ov)
+    assert.are.same({false, win32.ERROR_IO_INCOMPLETE},
+                    {win32.GetOverlappedResult(p, ov, false)})
+    assert.is_true(win32.CancelIoEx(p, ov))
+    assert.are.equal(win32.WAIT_OBJECT_0,
+                     win32.WaitForSingleObject(event, 10000))
+    assert.are.equal(win32.ERROR_OPERATION_ABORTED, res)
+    win32.WaitForThreadpoolIoCallbacks(io_obj, false)
+    win32.CloseThreadpoolIo(io_obj)
+    p:close()
   end)
 end)
