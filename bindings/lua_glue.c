@@ -954,6 +954,8 @@ l_pool_dump(lua_State *L)
  * function, 4 the finalizer. */
 typedef struct lenv {
     ntp_env env;
+    void *library; /* dlopen() reference for ntp_env_set_library, or NULL;
+                      dropped by __gc (objects hold their own) */
 } lenv;
 
 static void cancel_tramp(void *object_ctx, void *cleanup_ctx);
@@ -973,7 +975,7 @@ static int
 l_env_new(lua_State *L)
 {
     /* env(pool, priority, runs_long, persistent, cleanup_group, cancel,
-     *     finalize) */
+     *     finalize, library) */
     lpool *p = lua_isnoneornil(L, 1) ? NULL : check_pool_open(L, 1);
     lgroup *g = lua_isnoneornil(L, 5) ? NULL : check_group_open(L, 5);
     if (!lua_isnoneornil(L, 6)) {
@@ -985,12 +987,24 @@ l_env_new(lua_State *L)
     if (finalize) {
         luaL_checktype(L, 7, LUA_TFUNCTION);
     }
+    const char *library = luaL_optstring(L, 8, NULL);
     lua_Integer prio = luaL_optinteger(L, 2, NTP_PRIORITY_NORMAL);
     luaL_argcheck(L, prio >= 0 && prio < NTP_PRIORITY_COUNT, 2,
                   "priority must be 0 (high), 1 (normal) or 2 (low)");
     lenv *e = lua_newuserdatauv(L, sizeof *e, 4);
     ntp_env_init(&e->env);
+    e->library = NULL;
     luaL_setmetatable(L, "ntpool.environment");
+    if (library != NULL) {
+        /* SetThreadpoolCallbackLibrary: a module already loaded (as an
+         * HMODULE names one); each object made with the environment keeps
+         * it mapped while its callbacks can run. */
+        e->library = dlopen(library, RTLD_NOW | RTLD_NOLOAD);
+        if (e->library == NULL) {
+            return push_fail(L, NTP_ENOENT);
+        }
+        ntp_env_set_library(&e->env, e->library);
+    }
     if (p != NULL) {
         ntp_env_set_pool(&e->env, p->pool);
         lua_pushvalue(L, 1);
@@ -1029,6 +1043,10 @@ l_env_gc(lua_State *L)
     lenv *e = lua_touserdata(L, 1);
     if (e != NULL) {
         ntp_env_destroy(&e->env);
+        if (e->library != NULL) {
+            dlclose(e->library);
+            e->library = NULL;
+        }
     }
     return 0;
 }

@@ -51,13 +51,15 @@ ntpool.default_pool = glue.default_pool
 local priorities = { high = 0, normal = 1, low = 2 }
 
 --- ntpool.environment{pool=, cleanup_group=, cancel=, priority=,
---                     runs_long=, persistent=, finalize=}
+--                     runs_long=, persistent=, finalize=, library=}
 -- priority: "high", "normal", "low" or 0, 1, 2. cancel(object, value) is
 -- called by cleanup_group:close_members(true, value) for each member the
 -- script did not close itself. finalize(inst, object) runs after each
 -- callback of the objects made with the environment, on the same thread
 -- with the same instance, before its completion actions (object is nil
--- for try_submit callbacks).
+-- for try_submit callbacks). library: the path of a shared library
+-- already loaded, kept mapped while the objects' callbacks can run
+-- (SetThreadpoolCallbackLibrary).
 function ntpool.environment(o)
   o = opts(o, 1, "environment")
   local prio = o.priority
@@ -65,7 +67,7 @@ function ntpool.environment(o)
     prio = priorities[prio] or error("unknown priority '" .. prio .. "'", 2)
   end
   return glue.environment(o.pool, prio, o.runs_long, o.persistent,
-                          o.cleanup_group, o.cancel, o.finalize)
+                          o.cleanup_group, o.cancel, o.finalize, o.library)
 end
 
 --- ntpool.cleanup_group() -> group; group:close_members(cancel_pending,

@@ -36,6 +36,16 @@ M.WT_EXECUTEINPERSISTENTIOTHREAD = 0x40
 M.WT_EXECUTEINPERSISTENTTHREAD = 0x80
 M.WT_TRANSFER_IMPERSONATION = 0x100
 
+function M.WT_SET_MAX_THREADPOOL_THREADS(flags, limit)
+  return flags | ((limit & 0xFFFF) << 16)
+end
+
+-- GetLastError/SetLastError: per OS thread (callbacks run on pool
+-- threads); set by the calls below that report a failure as false.
+local last_error = {}
+function M.GetLastError() return last_error[glue.thread_id()] or 0 end
+function M.SetLastError(code) last_error[glue.thread_id()] = code end
+
 local function ms_to_s(ms)
   if ms == nil or ms == M.INFINITE then return nil end
   return ms / 1000
@@ -60,6 +70,9 @@ function M.SetThreadpoolThreadMinimum(pool, n)
   return pool:set_min_threads(n) ~= nil
 end
 -- TP_POOL_STACK_INFORMATION as {StackReserve=, StackCommit=}.
+function M.TP_POOL_STACK_INFORMATION(reserve, commit)
+  return { StackReserve = reserve, StackCommit = commit }
+end
 function M.SetThreadpoolStackInformation(pool, info)
   return raw.ntp_pool_set_stack(pool, info.StackReserve,
                                 info.StackCommit) == true
@@ -80,6 +93,8 @@ function M.SetThreadpoolCallbackPool(env, pool) env.pool = pool end
 function M.SetThreadpoolCallbackPriority(env, p) env.priority = p end
 function M.SetThreadpoolCallbackRunsLong(env) env.runs_long = true end
 function M.SetThreadpoolCallbackPersistent(env) env.persistent = true end
+-- library: the path of a shared library already loaded (an HMODULE).
+function M.SetThreadpoolCallbackLibrary(env, library) env.library = library end
 
 -- The context each object was created with, for cancel callbacks.
 local contexts = setmetatable({}, { __mode = "k" })
@@ -94,8 +109,9 @@ local function make_env(env)
     local cb = env.cancel
     cancel = function(obj, cleanup_ctx) cb(contexts[obj], cleanup_ctx) end
   end
-  return glue.environment(env.pool, env.priority, env.runs_long,
-                          env.persistent, env.cleanup_group, cancel)
+  return assert(glue.environment(env.pool, env.priority, env.runs_long,
+                                 env.persistent, env.cleanup_group, cancel,
+                                 nil, env.library))
 end
 
 local function remember(obj, context)
@@ -303,6 +319,7 @@ function M.CancelIoEx(handle, overlapped)
   local io = io_for(handle, "CancelIoEx")
   local ok, _, errname = io:cancel(overlapped and overlapped._op)
   if ok then return true end
+  M.SetLastError(winerror(errname))
   return false, winerror(errname)
 end
 function M.CancelIo(handle) return M.CancelIoEx(handle, nil) end
@@ -316,7 +333,10 @@ function M.GetOverlappedResult(handle, overlapped, wait)
           .. "OVERLAPPED", 2)
   end
   local n, data, errname = op:result(wait)
-  if n == nil then return false, winerror(errname) end
+  if n == nil then
+    M.SetLastError(winerror(errname))
+    return false, winerror(errname)
+  end
   if data ~= nil then overlapped.data = data end
   return n
 end
@@ -514,6 +534,12 @@ function M.QueueUserAPC(func, thread, data)
 end
 function M.GetCurrentThreadId() return glue.thread_id() end
 function M.GetCurrentThread() return glue.current_thread() end
+function M.GetCurrentProcessId()
+  local f = assert(io.open("/proc/self/stat", "r"))
+  local pid = f:read("n")
+  f:close()
+  return pid
+end
 function M.GetTickCount64() return math.floor(ntpool.clock() * 1000) end
 function M.GetTickCount() return M.GetTickCount64() & 0xFFFFFFFF end
 -- FILETIME: 100 ns units since 1601-01-01 UTC (to the second here).

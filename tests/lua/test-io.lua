@@ -147,6 +147,7 @@ describe("io", function()
     win32.ReadFile(p, 10, ov)
     assert.are.same({false, win32.ERROR_IO_INCOMPLETE},
                     {win32.GetOverlappedResult(p, ov, false)})
+    assert.are.equal(win32.ERROR_IO_INCOMPLETE, win32.GetLastError())
     assert.is_true(win32.CancelIoEx(p, ov))
     assert.are.equal(win32.WAIT_OBJECT_0,
                      win32.WaitForSingleObject(event, 10000))

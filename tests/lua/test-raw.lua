@@ -29,7 +29,7 @@ local by_glue = {
   ntp_wait_context = false, ntp_try_submit_ex = "try_submit",
   ntp_env_init = "environment", ntp_env_destroy = "environment",
   ntp_env_set_pool = "environment", ntp_env_set_cleanup_group = "environment",
-  ntp_env_set_library = false, ntp_env_set_priority = "environment",
+  ntp_env_set_library = "environment", ntp_env_set_priority = "environment",
   ntp_env_set_runs_long = "environment",
   ntp_env_set_persistent = "environment",
   ntp_env_set_finalization = "environment",

@@ -68,6 +68,12 @@ describe("ntpool.win32", function()
     assert.are.same({StackReserve = 1 << 20, StackCommit = 1 << 16},
                     win32.QueryThreadpoolStackInformation(pool))
     win32.CloseThreadpool(pool)
+    assert.are.same({StackReserve = 1, StackCommit = 2},
+                    win32.TP_POOL_STACK_INFORMATION(1, 2))
+    assert.are.equal(0x50010, win32.WT_SET_MAX_THREADPOOL_THREADS(0x10, 5))
+    assert.are.equal("integer", math.type(win32.GetCurrentProcessId()))
+    win32.SetLastError(123)
+    assert.are.equal(123, win32.GetLastError())
     local t = win32.GetTickCount64()
     assert.are.equal("integer", math.type(t))
     assert.is_true(win32.GetSystemTimeAsFileTime() > 116444736000000000)

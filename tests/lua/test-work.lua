@@ -1,4 +1,5 @@
 local ntpool = require "ntpool"
+local win32 = require "ntpool.win32"
 local H = require "helper"
 
 describe("work", function()
@@ -137,5 +138,29 @@ describe("work", function()
     assert.are.equal(2, n)
     assert.are.equal(2, #errs)
     assert.truthy(errs[1]:find("fin boom", 1, true))
+  end)
+
+  it("an environment's library, and free_library_on_return", function()
+    -- libc is always loaded, and holds many references: one more taken
+    -- and dropped changes nothing.
+    local env = assert(ntpool.environment{library = "libc.so.6"})
+    local got
+    local w <close> = ntpool.work(function(inst)
+      got = {inst:free_library_on_return("libc.so.6")}
+      got[#got + 1] = select(3, inst:free_library_on_return("nope.so"))
+    end, env)
+    w:submit(); w:wait()
+    assert.are.same({true, "ENOENT"}, got)
+    local ok, _, errname = ntpool.environment{library = "not-loaded.so"}
+    assert.is_nil(ok)
+    assert.are.equal("ENOENT", errname)
+    local e = win32.InitializeThreadpoolEnvironment()
+    win32.SetThreadpoolCallbackLibrary(e, "libc.so.6")
+    local ran = false
+    local w2 = win32.CreateThreadpoolWork(function() ran = true end, nil, e)
+    win32.SubmitThreadpoolWork(w2)
+    win32.WaitForThreadpoolWorkCallbacks(w2, false)
+    win32.CloseThreadpoolWork(w2)
+    assert.is_true(ran)
   end)
 end)
