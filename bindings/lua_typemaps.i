@@ -166,7 +166,7 @@ NTPL_OBJECT(ntp_handle, NTPL_HANDLE)
 NTPL_OBJECT(ntp_instance, NTPL_INSTANCE)
 NTPL_OBJECT(ntp_cs, NTPL_CS)
 
-/* ---- out-parameters ------------------------------------------------------ */
+/* ---- out-parameters ----------------------------------------------------- */
 %define NTPL_INTEGER_OUT(DECL, CTYPE, INIT)
 %typemap(in, numinputs=0) DECL (CTYPE tmp = INIT) %{ $1 = &tmp; %}
 %typemap(argout) DECL
@@ -192,7 +192,7 @@ NTPL_INTEGER_OUT(int *fd, int, -1)
     }
 %}
 
-/* ---- blocking calls: the Lua lock is dropped while they block ------------ */
+/* ---- blocking calls: the Lua lock is dropped while they block ----------- */
 %define NTPL_BLOCKING(NAME)
 %exception NAME
 %{
