@@ -33,7 +33,7 @@ SANITIZER_TIMEOUT_MULTIPLIER := 3
 .NOTPARALLEL:
 
 .PHONY: all help deps build test test-c test-c-asan test-c-tsan demo clean
-.PHONY: test-fuzz test-lua bench
+.PHONY: test-fuzz test-lua test-python bench
 
 all: build
 
@@ -79,7 +79,7 @@ endef
 build:
 	$(call cmake_build,build,)
 
-test: test-c test-c-asan test-c-tsan test-fuzz test-lua
+test: test-c test-c-asan test-c-tsan test-fuzz test-lua test-python
 
 test-c: deps build
 	cd build && $(CTEST) --output-on-failure -j $(CTEST_JOBS)
@@ -153,6 +153,12 @@ test-lua: deps build
 	$(LUA_TEST_ENV) lua5.4 "$$(command -v busted)" --pattern='^test%-' tests/lua
 	sh tests/lua/install-check.sh build
 
+# The Python suite under every CPython 3.9-3.13 that pyenv has here, each
+# in its own venv with `pip install .`, then the packaging check (see the
+# script). PYTHONS="/path/python3.X ..." picks the interpreters.
+test-python: deps
+	tests/python/run-all-pythons.sh
+
 # Benchmarks side by side with the peers (bench/run.py): installs GLib,
 # libuv and gnuplot if missing, builds build-bench/ (Release), runs every
 # case BENCH_RUNS times and writes bench/results/latest.md and a chart.
@@ -170,4 +176,4 @@ bench:
 	python3 bench/run.py --runs $(BENCH_RUNS)
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz build-bench
+	rm -rf build build-asan build-tsan build-fuzz build-bench build-python

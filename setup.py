@@ -31,7 +31,7 @@ SWIG_INPUTS = [
 
 
 def _find_swig():
-    for name in ("swig4.0", "swig"):
+    for name in ("swig", "swig4.0"):
         path = shutil.which(name)
         if path:
             return path

@@ -619,6 +619,32 @@ static PyGetSetDef object_getset[] = {
 /* Argument converters used by the typemaps                                  */
 /* ------------------------------------------------------------------------ */
 
+/* PyArg "O&" converter for a DWORD (0 .. 2**32-1), stored as unsigned
+ * long: "k" would wrap -1 and 2**40 around silently. */
+static int
+dword_conv(PyObject *o, void *out)
+{
+    if (!PyLong_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "expected an int, not %.100s",
+                     Py_TYPE(o)->tp_name);
+        return 0;
+    }
+    unsigned long long v = PyLong_AsUnsignedLongLong(o);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_OverflowError,
+                        "value does not fit a DWORD (0 to 4294967295)");
+        return 0;
+    }
+    if (v > 0xFFFFFFFFull) {
+        PyErr_SetString(PyExc_OverflowError,
+                        "value does not fit a DWORD (0 to 4294967295)");
+        return 0;
+    }
+    *(unsigned long *)out = (unsigned long)v;
+    return 1;
+}
+
 int
 ntpy_instance_arg(PyObject *o, ntp_instance **out)
 {
@@ -1284,8 +1310,8 @@ py_wait_for_multiple(PyObject *self, PyObject *args)
     int wait_all = 0, alertable = 0;
     unsigned long timeout = NTP_INFINITE;
     (void)self;
-    if (!PyArg_ParseTuple(args, "Op|kp", &seq, &wait_all, &timeout,
-                          &alertable))
+    if (!PyArg_ParseTuple(args, "Op|O&p", &seq, &wait_all, dword_conv,
+                          &timeout, &alertable))
         return NULL;
     PyObject *fast = PySequence_Fast(seq, "handles must be a sequence");
     if (fast == NULL)
@@ -1356,7 +1382,8 @@ py_queue_user_work_item(PyObject *self, PyObject *args)
     PyObject *func, *context = Py_None;
     unsigned long flags = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O|Ok", &func, &context, &flags))
+    if (!PyArg_ParseTuple(args, "O|OO&", &func, &context, dword_conv,
+                          &flags))
         return NULL;
     oneshot *s = oneshot_new(func, context);
     if (s == NULL)
@@ -1385,8 +1412,8 @@ py_register_wait(PyObject *self, PyObject *args)
     PyObject *ho, *func, *context = Py_None, *held;
     unsigned long timeout = NTP_INFINITE, flags = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OO|Okk", &ho, &func, &context, &timeout,
-                          &flags))
+    if (!PyArg_ParseTuple(args, "OO|OO&O&", &ho, &func, &context,
+                          dword_conv, &timeout, dword_conv, &flags))
         return NULL;
     ntp_handle *h = ntpy_enter(ho, NTPY_HANDLE, 0, &held);
     if (h == NULL)
@@ -1452,7 +1479,7 @@ py_bind_io_completion_callback(PyObject *self, PyObject *args)
     unsigned long flags = 0;
     int fd;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OO|k", &file, &func, &flags))
+    if (!PyArg_ParseTuple(args, "OO|O&", &file, &func, dword_conv, &flags))
         return NULL;
     if (fd_arg(file, &fd) < 0)
         return NULL;
@@ -1464,11 +1491,13 @@ py_bind_io_completion_callback(PyObject *self, PyObject *args)
         pycb_discard(c);
         return NULL;
     }
+    /* The core keeps its own release hook on a binding's I/O object, and
+     * Windows has no unbind: the context lives as long as the process
+     * (closing the returned object ends the binding; its Python values
+     * are then kept until exit). */
     ntp_io *io;
     ntp_status st = ntp_bind_io_completion_callback(
         &io, fd, bound_io_trampoline, c, (uint32_t)flags);
-    if (st == 0)
-        st = ntp_io_set_release(io, ntpy_release_hook);
     if (st < 0) {
         pycb_discard(c);
         ntpy_raise_status(st);
@@ -1483,8 +1512,9 @@ py_timer_queue_timer_create(PyObject *self, PyObject *args)
     PyObject *qo, *func, *context = Py_None, *held = NULL;
     unsigned long due = 0, period = 0, flags = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OO|Okkk", &qo, &func, &context, &due,
-                          &period, &flags))
+    if (!PyArg_ParseTuple(args, "OO|OO&O&O&", &qo, &func, &context,
+                          dword_conv, &due, dword_conv, &period,
+                          dword_conv, &flags))
         return NULL;
     ntp_timer_queue *q = ntpy_enter(qo, NTPY_TQUEUE, 1, &held);
     if (q == NULL && PyErr_Occurred())
@@ -2104,7 +2134,7 @@ inst_release_semaphore(InstanceObject *self, PyObject *args)
 {
     PyObject *sem;
     unsigned long count = 1;
-    if (!PyArg_ParseTuple(args, "O|k", &sem, &count))
+    if (!PyArg_ParseTuple(args, "O|O&", &sem, dword_conv, &count))
         return NULL;
     return instance_action(self, sem, rec_semaphore, (uint32_t)count,
                            NTPY_HANDLE);

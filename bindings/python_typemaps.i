@@ -124,11 +124,13 @@
 
 /* ---- objects ---------------------------------------------------------------
  * An ntpool object argument: open, of the right kind, counted busy for the
- * duration of the call (a close meanwhile waits for it). None is NULL. */
-%define NTPY_OBJECT(TYPE, KIND)
+ * duration of the call (a close meanwhile waits for it). None is NULL
+ * only where the C API gives NULL a meaning (the default pool or timer
+ * queue, no cleanup group); elsewhere it is a TypeError. */
+%define NTPY_OBJECT(TYPE, KIND, ALLOW_NONE)
 %typemap(in) TYPE * (PyObject *held = NULL)
 %{
-    $1 = ($1_ltype)ntpy_enter($input, KIND, 1, &held);
+    $1 = ($1_ltype)ntpy_enter($input, KIND, ALLOW_NONE, &held);
     if ($1 == NULL && PyErr_Occurred())
         SWIG_fail;
 %}
@@ -141,26 +143,26 @@
     $1 = &tmp;
 %}
 %typemap(argout) TYPE **out
-%{
+{
     {
         PyObject *o = ntpy_wrap(KIND, (void *)*$1);
         if (o == NULL)
             SWIG_fail;
-        $result = SWIG_Python_AppendOutput($result, o);
+        %append_output(o);
     }
-%}
+}
 %enddef
 
-NTPY_OBJECT(ntp_pool, NTPY_POOL)
-NTPY_OBJECT(ntp_cleanup_group, NTPY_GROUP)
-NTPY_OBJECT(ntp_work, NTPY_WORK)
-NTPY_OBJECT(ntp_timer, NTPY_TIMER)
-NTPY_OBJECT(ntp_wait, NTPY_WAIT)
-NTPY_OBJECT(ntp_io, NTPY_IO)
-NTPY_OBJECT(ntp_handle, NTPY_HANDLE)
-NTPY_OBJECT(ntp_registered_wait, NTPY_REGWAIT)
-NTPY_OBJECT(ntp_timer_queue, NTPY_TQUEUE)
-NTPY_OBJECT(ntp_timer_queue_timer, NTPY_TQTIMER)
+NTPY_OBJECT(ntp_pool, NTPY_POOL, 1)
+NTPY_OBJECT(ntp_cleanup_group, NTPY_GROUP, 1)
+NTPY_OBJECT(ntp_work, NTPY_WORK, 0)
+NTPY_OBJECT(ntp_timer, NTPY_TIMER, 0)
+NTPY_OBJECT(ntp_wait, NTPY_WAIT, 0)
+NTPY_OBJECT(ntp_io, NTPY_IO, 0)
+NTPY_OBJECT(ntp_handle, NTPY_HANDLE, 0)
+NTPY_OBJECT(ntp_registered_wait, NTPY_REGWAIT, 0)
+NTPY_OBJECT(ntp_timer_queue, NTPY_TQUEUE, 1)
+NTPY_OBJECT(ntp_timer_queue_timer, NTPY_TQTIMER, 0)
 
 %typemap(in) const ntp_io * (PyObject *held = NULL)
 %{
@@ -180,6 +182,18 @@ NTPY_OBJECT(ntp_timer_queue_timer, NTPY_TQTIMER)
 %}
 
 /* ---- values ---------------------------------------------------------------- */
+/* Windows' BOOLs are ints: any truth value will do, as in pywin32. */
+%typemap(in) bool
+%{
+    {
+        int truth = PyObject_IsTrue($input);
+        if (truth < 0)
+            SWIG_fail;
+        $1 = truth != 0;
+    }
+%}
+%typemap(typecheck) bool = int;
+
 %typemap(in) ntp_due
 %{
     if (ntpy_due_arg($input, &$1) < 0)
@@ -205,23 +219,23 @@ NTPY_OBJECT(ntp_timer_queue_timer, NTPY_TQTIMER)
     $1 = &tmp;
 %}
 %typemap(argout) ntp_pool_stats *out
-%{
+{
     {
         PyObject *o = ntpy_stats_value($1);
         if (o == NULL)
             SWIG_fail;
-        $result = SWIG_Python_AppendOutput($result, o);
+        %append_output(o);
     }
-%}
+}
 
 %typemap(in, numinputs=0) int32_t *previous (int32_t tmp = 0)
 %{
     $1 = &tmp;
 %}
 %typemap(argout) int32_t *previous
-%{
-    $result = SWIG_Python_AppendOutput($result, PyLong_FromLong(*$1));
-%}
+{
+    %append_output(PyLong_FromLong(*$1));
+}
 
 %typemap(in, numinputs=0) size_t *reserve (size_t tmp = 0),
                           size_t *commit (size_t tmp = 0)
@@ -229,18 +243,18 @@ NTPY_OBJECT(ntp_timer_queue_timer, NTPY_TQTIMER)
     $1 = &tmp;
 %}
 %typemap(argout) size_t *reserve, size_t *commit
-%{
-    $result = SWIG_Python_AppendOutput($result, PyLong_FromSize_t(*$1));
-%}
+{
+    %append_output(PyLong_FromSize_t(*$1));
+}
 
 %typemap(in, numinputs=0) int *fd (int tmp = -1)
 %{
     $1 = &tmp;
 %}
 %typemap(argout) int *fd
-%{
-    $result = SWIG_Python_AppendOutput($result, PyLong_FromLong(*$1));
-%}
+{
+    %append_output(PyLong_FromLong(*$1));
+}
 
 /* Windows' DWORDs: accept any non-negative int up to 2**32 - 1, and
  * INFINITE. */

@@ -96,10 +96,14 @@ class Pool(_raw.Object, _Closing):
         running, queued per priority, callbacks_run, ...)."""
         return _raw.ntp_pool_stats_get(self)
 
-    def dump(self, *, members=True, queue=True, one_line=False):
-        """The ``!tp`` debugger extension's view of the pool, as text."""
-        flags = (1 if one_line else 0) | (2 if members else 0) \
-            | (4 if queue else 0)
+    def dump(self, *, one_line=False, members=True, queue=True):
+        """The ``!tp`` debugger extension's view of the pool, as text: one
+        line of counters (one_line), or the threads with, as asked, the
+        member objects and their state and the queue per priority."""
+        if one_line:
+            flags = 1
+        else:
+            flags = (2 if members else 0) | (4 if queue else 0)
         return _raw.ntp_pool_dump(self, flags)
 
     # Shorthands that create objects bound to this pool.

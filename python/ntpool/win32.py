@@ -321,6 +321,7 @@ OVERLAPPED = _raw.Overlapped
 # The I/O object bound to each descriptor, so that ReadFile/WriteFile on
 # the descriptor complete to it, as on Windows.
 _io_by_fd = {}
+_bound_fds = set()  # BindIoCompletionCallback: ReadFile announces itself
 _io_lock = threading.Lock()
 
 
@@ -339,11 +340,28 @@ def _io_for(handle, funcname):
     fd = _fd_of(handle)
     with _io_lock:
         io = _io_by_fd.get(fd)
+        bound = fd in _bound_fds
     if io is None or io.closed:
         SetLastError(ERROR_INVALID_HANDLE)
         raise error(ERROR_INVALID_HANDLE, funcname,
                     "no thread-pool I/O object is bound to this handle")
-    return io
+    return io, bound
+
+
+def _start_op(funcname, op, handle, overlapped, arg):
+    """ReadFile/WriteFile: a handle bound by BindIoCompletionCallback
+    announces its own operations (the caller of CreateThreadpoolIo calls
+    StartThreadpoolIo itself, as on Windows)."""
+    io, bound = _io_for(handle, funcname)
+    if bound:
+        _raw.ntp_io_start(io)
+    try:
+        op(io, overlapped, arg)
+    except OSError as exc:
+        if bound:
+            _raw.ntp_io_cancel(io)
+        _fail(funcname, exc)
+    SetLastError(ERROR_IO_PENDING)
 
 
 def CreateThreadpoolIo(fd_or_file, callback, context, env=None):
@@ -378,23 +396,19 @@ def ReadFile(handle, size, overlapped):
     to an I/O object (CreateThreadpoolIo or BindIoCompletionCallback), as
     pywin32's ReadFile: returns (ERROR_IO_PENDING, None); the bytes come
     in ``overlapped.data`` when the completion callback runs."""
-    io = _io_for(handle, "ReadFile")
-    _call("ReadFile", _raw.ntp_io_read, io, overlapped, size)
-    SetLastError(ERROR_IO_PENDING)
+    _start_op("ReadFile", _raw.ntp_io_read, handle, overlapped, size)
     return ERROR_IO_PENDING, None
 
 
 def WriteFile(handle, data, overlapped):
     """Start an asynchronous write; returns (ERROR_IO_PENDING, 0)."""
-    io = _io_for(handle, "WriteFile")
-    _call("WriteFile", _raw.ntp_io_write, io, overlapped, data)
-    SetLastError(ERROR_IO_PENDING)
+    _start_op("WriteFile", _raw.ntp_io_write, handle, overlapped, data)
     return ERROR_IO_PENDING, 0
 
 
 def CancelIoEx(handle, overlapped=None):
-    _call("CancelIoEx", _raw.ntp_io_cancel_ops, _io_for(handle, "CancelIoEx"),
-          overlapped)
+    _call("CancelIoEx", _raw.ntp_io_cancel_ops,
+          _io_for(handle, "CancelIoEx")[0], overlapped)
 
 
 def CancelIo(handle):
@@ -716,5 +730,8 @@ def BindIoCompletionCallback(fd_or_file, callback, flags):
     io = _call("BindIoCompletionCallback",
                _raw.ntp_bind_io_completion_callback, fd_or_file, completion,
                flags)
-    _bind(_fd_of(fd_or_file), io)
+    fd = _fd_of(fd_or_file)
+    _bind(fd, io)
+    with _io_lock:
+        _bound_fds.add(fd)
     return True

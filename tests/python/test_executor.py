@@ -49,7 +49,14 @@ def test_executor_works_with_wait_and_as_completed():
 def test_executor_shutdown_cancel_futures():
     ex = ntpool.Executor(max_workers=1)
     gate = threading.Event()
-    first = ex.submit(gate.wait, WAIT)
+    started = threading.Event()
+
+    def first_task():
+        started.set()
+        return gate.wait(WAIT)
+
+    first = ex.submit(first_task)
+    assert started.wait(WAIT)  # running: shutdown cannot cancel it
     rest = [ex.submit(lambda: None) for _ in range(10)]
     threading.Timer(0.05, gate.set).start()
     ex.shutdown(wait=True, cancel_futures=True)
