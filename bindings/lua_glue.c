@@ -97,6 +97,7 @@ typedef struct lstate {
     int cotab;             /* registry ref: array of idle coroutines */
     int objtab;            /* registry ref: weak cbctx -> userdata */
     int ovtab;             /* registry ref: weak lop -> ntpool.overlapped */
+    int instmt;            /* registry ref: the ntpool.instance metatable */
     int errref;            /* registry ref: ntpool.on_error handler */
     int wtfns;             /* registry ref: waitable timer routines by id */
 } lstate;
@@ -571,12 +572,23 @@ lop_unlink(cbctx *c, lop *op)
 /* Every trampoline comes here on its pool thread: take the Lua lock (or
  * give up if the state is closing), run fn(inst, obj[, extra]) in a cached
  * coroutine under a traceback handler, report errors, give the lock back. */
+/* luaL_setmetatable(co, "ntpool.instance") without the lookup by name
+ * (an interned-string search per callback). */
+static void
+set_instance_meta(lstate *S, lua_State *co)
+{
+    lua_rawgeti(co, LUA_REGISTRYINDEX, S->instmt);
+    lua_setmetatable(co, -2);
+}
+
 static void callback_end(lstate *S);
 
 /* A thread with Lua code of S to run (a pool thread, or one running an
  * APC): take the Lua lock. false, with the lock not held, if the state is
  * closing: then nothing of Lua may be touched. Counted in S->running from
- * before the wait for the lock, so that closing the state waits for it. */
+ * before the wait for the lock, so that closing the state waits for it.
+ * This is lock_acquire with the admission folded into the same hold of
+ * S->m: one lock and unlock per callback when nobody waits. */
 static bool
 callback_begin(lstate *S)
 {
@@ -586,20 +598,29 @@ callback_begin(lstate *S)
         return false;
     }
     S->running++;
-    pthread_mutex_unlock(&S->m);
-    lock_acquire(S);
-    pthread_mutex_lock(&S->m);
+    unsigned long mine = S->next++;
+    if (mine != S->serving) {
+        atomic_fetch_add_explicit(&S->waiting, 1, memory_order_relaxed);
+        while (mine != S->serving) {
+            pthread_cond_wait(&S->turn, &S->m);
+        }
+        atomic_fetch_sub_explicit(&S->waiting, 1, memory_order_relaxed);
+    }
     bool closing = S->closing;
+    bool releases = S->releases != NULL;
     pthread_mutex_unlock(&S->m);
     if (closing) {
         callback_end(S);
         return false;
     }
-    finish_releases(S);
+    if (releases) {
+        finish_releases(S);
+    }
     return true;
 }
 
-/* The end of what callback_begin admitted: give the lock back. */
+/* The end of what callback_begin admitted: give the lock back (as
+ * lock_release, in the same hold of S->m as the count). */
 static void
 callback_end(lstate *S)
 {
@@ -608,8 +629,11 @@ callback_end(lstate *S)
     if (S->closing && S->running == 0) {
         pthread_cond_broadcast(&S->idle);
     }
+    S->serving++;
+    if (atomic_load_explicit(&S->waiting, memory_order_relaxed) != 0) {
+        pthread_cond_broadcast(&S->turn);
+    }
     pthread_mutex_unlock(&S->m);
-    lock_release(S);
 }
 
 static void
@@ -626,7 +650,7 @@ run_callback(cbctx *c, ntp_instance *inst, bool has_extra, lua_Integer extra,
         lua_pushcfunction(co, traceback_handler);
         linstance *li = lua_newuserdatauv(co, sizeof *li, 0);
         li->inst = inst;
-        luaL_setmetatable(co, "ntpool.instance");
+        set_instance_meta(S, co);
         int nargs = 1;
         if (c->kind == CB_SIMPLE) {
             lua_rawgeti(co, LUA_REGISTRYINDEX, c->fnref);
@@ -721,7 +745,7 @@ fin_tramp(ntp_instance *inst, void *ctx)
     lua_pushcfunction(co, traceback_handler);
     linstance *li = lua_newuserdatauv(co, sizeof *li, 0);
     li->inst = inst;
-    luaL_setmetatable(co, "ntpool.instance");
+    set_instance_meta(S, co);
     lua_rawgeti(co, LUA_REGISTRYINDEX, c->finref);
     lua_pushvalue(co, 2);
     if (c->kind == CB_SIMPLE) {
@@ -2813,6 +2837,8 @@ ntpool_lua_glue_open(lua_State *L)
     new_meta(L, S, "ntpool.critical_section", cs_methods, l_cs_gc,
              l_cs_tostring);
     new_meta(L, S, "ntpool.instance", inst_methods, NULL, l_inst_tostring);
+    luaL_getmetatable(L, "ntpool.instance");
+    S->instmt = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_createtable(L, 0, 32);
     lua_pushlightuserdata(L, S);
     luaL_setfuncs(L, glue_funcs, 1);
