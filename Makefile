@@ -33,7 +33,7 @@ SANITIZER_TIMEOUT_MULTIPLIER := 3
 .NOTPARALLEL:
 
 .PHONY: all help deps build test test-c test-c-asan test-c-tsan demo clean
-.PHONY: test-fuzz test-lua test-python bench
+.PHONY: test-fuzz test-lua test-python test-lua-sanitized bench
 
 all: build
 
@@ -79,7 +79,7 @@ endef
 build:
 	$(call cmake_build,build,)
 
-test: test-c test-c-asan test-c-tsan test-fuzz test-lua test-python
+test: test-c test-c-asan test-c-tsan test-fuzz test-lua test-python test-lua-sanitized
 
 test-c: deps build
 	cd build && $(CTEST) --output-on-failure -j $(CTEST_JOBS)
@@ -152,6 +152,14 @@ test-lua: deps build
 	           "(liblua5.4-dev missing?)" >&2; exit 1; }
 	$(LUA_TEST_ENV) lua5.4 "$$(command -v busted)" --pattern='^test%-' tests/lua
 	sh tests/lua/install-check.sh build
+
+# The Lua suite again against the module of each sanitizer tree (which
+# test-c-asan and test-c-tsan have built by then; cheap if up to date).
+test-lua-sanitized: deps
+	$(call cmake_build,build-asan,-DNTPOOL_SANITIZE=address)
+	sh tests/lua/run-sanitized.sh build-asan
+	$(call cmake_build,build-tsan,-DNTPOOL_SANITIZE=thread)
+	sh tests/lua/run-sanitized.sh build-tsan
 
 # The Python suite under every CPython 3.9-3.13 that pyenv has here, each
 # in its own venv with `pip install .`, then the packaging check (see the
