@@ -16,10 +16,12 @@
  *     Callback coroutines have no count hook: a callback is never
  *     interrupted by other Lua code of the state except inside a blocking
  *     ntpool call, so callbacks need no lock among themselves for a
- *     read-modify-write of a shared variable. The script, by contrast, can
- *     be interrupted between any two VM instructions while a callback
- *     waits (as a Python thread can): a read-modify-write it shares with
- *     callbacks needs a critical section.
+ *     read-modify-write of a shared variable (a coroutine the script
+ *     created keeps its hook, even when a callback resumes it, as
+ *     ntpool.await does). The script, by contrast, can be interrupted
+ *     between any two VM instructions while a callback waits (as a
+ *     Python thread can): a read-modify-write it shares with callbacks
+ *     needs a critical section.
  * The lock is a ticket lock (first come, first served). A plain mutex
  * released and retaken by the hook lets the releasing thread win again
  * almost every time (measured: a worker waited 5.7 ms behind a busy script;
@@ -40,7 +42,11 @@
  * the final callback) are done with it (c->refs). The release hook may run
  * on any thread, even one that holds core locks, so it never waits for the
  * Lua lock: it queues the context on S->releases, and whoever next takes
- * the lock finishes the job.
+ * the lock finishes the job. An environment's finalizer runs after the
+ * callback (fin_tramp) while the object is still counted in flight, so
+ * the object stays anchored until then. An I/O operation's memory (lop)
+ * and a waitable timer's completion routine have lifetimes of their own,
+ * described where they are defined.
  *
  * CLOSING THE STATE. The state's anchor userdata is made first, so
  * lua_close finalizes it last, after every ntpool object's __gc has closed
