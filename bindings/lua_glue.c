@@ -67,6 +67,7 @@
 #include <lualib.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -87,41 +88,102 @@
 typedef struct cbctx cbctx;
 
 typedef struct lstate {
-    pthread_mutex_t m;     /* guards everything below but L/T/refs of Lua */
-    pthread_cond_t turn;   /* "serving moved" (ticket waiters) */
-    pthread_cond_t idle;   /* "running reached 0" (state close) */
-    unsigned long next;    /* next ticket to hand out */
-    unsigned long serving; /* ticket that holds the lock */
-    atomic_uint waiting;   /* threads queued for the lock (hook reads) */
-    unsigned running;      /* callbacks admitted and not finished */
-    bool closing;          /* lua_close began: run no more callbacks */
-    bool dead;             /* lua_close done: L and T are gone */
-    unsigned refs;         /* 1 for the Lua state + 1 per cbctx */
-    cbctx *releases;       /* contexts the core released, to finish */
-    lua_State *L;          /* the main thread */
-    lua_State *T;          /* a private thread for stack work */
-    int cotab;             /* registry ref: array of idle coroutines */
-    int objtab;            /* registry ref: weak cbctx -> userdata */
-    int ovtab;             /* registry ref: weak lop -> ntpool.overlapped */
-    int instmt;            /* registry ref: the ntpool.instance metatable */
-    int errref;            /* registry ref: ntpool.on_error handler */
-    int wtfns;             /* registry ref: waitable timer routines by id */
+    pthread_mutex_t m;    /* guards everything below but L/T/refs of Lua */
+    pthread_cond_t turn;  /* "serving moved" (ticket waiters) */
+    pthread_cond_t idle;  /* "running reached 0" (state close) */
+    unsigned long next;   /* next ticket to hand out */
+    atomic_ulong serving; /* ticket that holds the lock: written under m,
+                           * read by spinners without it */
+    atomic_uint waiting;  /* threads queued for the lock (hook reads) */
+    unsigned parked;      /* of those, asleep on `turn` */
+    unsigned running;     /* callbacks admitted and not finished */
+    bool closing;         /* lua_close began: run no more callbacks */
+    bool dead;            /* lua_close done: L and T are gone */
+    unsigned refs;        /* 1 for the Lua state + 1 per cbctx */
+    cbctx *releases;      /* contexts the core released, to finish */
+    lua_State *L;         /* the main thread */
+    lua_State *T;         /* a private thread for stack work */
+    int cotab;            /* registry ref: array of idle coroutines */
+    int objtab;           /* registry ref: weak cbctx -> userdata */
+    int ovtab;            /* registry ref: weak lop -> ntpool.overlapped */
+    int instmt;           /* registry ref: the ntpool.instance metatable */
+    int errref;           /* registry ref: ntpool.on_error handler */
+    int wtfns;            /* registry ref: waitable timer routines by id */
 } lstate;
 
 static const char STATE_KEY = 'S';
+
+/* How long a thread whose ticket is not yet served watches for its turn,
+ * yielding the CPU between looks, before it sleeps on `turn`. Most holds
+ * are one short callback, shorter than a sleep and wake-up (two futex
+ * calls, two context switches): two pool threads taking turns at a
+ * backlog of trivial callbacks spent about 10 us per callback asleep. */
+#define TICKET_SPIN_NS 20000
+
+static uint64_t
+mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wait until ticket `mine` is served. S->m held on entry and return. A
+ * waiter counts in S->waiting (the count hook hands the lock over when
+ * it is not 0) while it spins and while it sleeps; only sleepers count in
+ * S->parked, which tells the releaser whether to broadcast. */
+static void
+ticket_wait_locked(lstate *S, unsigned long mine)
+{
+    if (atomic_load_explicit(&S->serving, memory_order_relaxed) == mine) {
+        return;
+    }
+    atomic_fetch_add_explicit(&S->waiting, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&S->m);
+    /* acquire: what the previous holder did under the lock is seen. */
+    bool served = false;
+    uint64_t start = mono_ns();
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(&S->serving, memory_order_acquire) == mine) {
+            served = true;
+            break;
+        }
+        sched_yield();
+        if (i % 8 == 0 && mono_ns() - start >= TICKET_SPIN_NS) {
+            break;
+        }
+    }
+    pthread_mutex_lock(&S->m);
+    if (!served) {
+        S->parked++;
+        while (atomic_load_explicit(&S->serving, memory_order_relaxed)
+               != mine) {
+            pthread_cond_wait(&S->turn, &S->m);
+        }
+        S->parked--;
+    }
+    atomic_fetch_sub_explicit(&S->waiting, 1, memory_order_relaxed);
+}
+
+/* Serve the next ticket. S->m held. */
+static void
+ticket_next_locked(lstate *S)
+{
+    unsigned long next =
+        atomic_load_explicit(&S->serving, memory_order_relaxed) + 1;
+    /* release: pairs with the spinners' acquire. */
+    atomic_store_explicit(&S->serving, next, memory_order_release);
+    if (S->parked != 0) {
+        /* Every sleeper checks its own ticket; only one can go. */
+        pthread_cond_broadcast(&S->turn);
+    }
+}
 
 static void
 lock_acquire(lstate *S)
 {
     pthread_mutex_lock(&S->m);
-    unsigned long mine = S->next++;
-    if (mine != S->serving) {
-        atomic_fetch_add_explicit(&S->waiting, 1, memory_order_relaxed);
-        while (mine != S->serving) {
-            pthread_cond_wait(&S->turn, &S->m);
-        }
-        atomic_fetch_sub_explicit(&S->waiting, 1, memory_order_relaxed);
-    }
+    ticket_wait_locked(S, S->next++);
     pthread_mutex_unlock(&S->m);
 }
 
@@ -129,11 +191,7 @@ static void
 lock_release(lstate *S)
 {
     pthread_mutex_lock(&S->m);
-    S->serving++;
-    if (atomic_load_explicit(&S->waiting, memory_order_relaxed) != 0) {
-        /* Every waiter checks its own ticket; only one can go. */
-        pthread_cond_broadcast(&S->turn);
-    }
+    ticket_next_locked(S);
     pthread_mutex_unlock(&S->m);
 }
 
@@ -604,14 +662,7 @@ callback_begin(lstate *S)
         return false;
     }
     S->running++;
-    unsigned long mine = S->next++;
-    if (mine != S->serving) {
-        atomic_fetch_add_explicit(&S->waiting, 1, memory_order_relaxed);
-        while (mine != S->serving) {
-            pthread_cond_wait(&S->turn, &S->m);
-        }
-        atomic_fetch_sub_explicit(&S->waiting, 1, memory_order_relaxed);
-    }
+    ticket_wait_locked(S, S->next++);
     bool closing = S->closing;
     bool releases = S->releases != NULL;
     pthread_mutex_unlock(&S->m);
@@ -635,10 +686,7 @@ callback_end(lstate *S)
     if (S->closing && S->running == 0) {
         pthread_cond_broadcast(&S->idle);
     }
-    S->serving++;
-    if (atomic_load_explicit(&S->waiting, memory_order_relaxed) != 0) {
-        pthread_cond_broadcast(&S->turn);
-    }
+    ticket_next_locked(S);
     pthread_mutex_unlock(&S->m);
 }
 
