@@ -103,12 +103,19 @@ typedef struct lstate {
     cbctx *releases;      /* contexts the core released, to finish */
     lua_State *L;         /* the main thread */
     lua_State *T;         /* a private thread for stack work */
-    int cotab;            /* registry ref: array of idle coroutines */
-    int objtab;           /* registry ref: weak cbctx -> userdata */
-    int ovtab;            /* registry ref: weak lop -> ntpool.overlapped */
-    int instmt;           /* registry ref: the ntpool.instance metatable */
-    int errref;           /* registry ref: ntpool.on_error handler */
-    int wtfns;            /* registry ref: waitable timer routines by id */
+    int cotab;            /* registry ref: the cached coroutines */
+    lua_State *co[COROUTINE_CACHE]; /* the same, by slot (Lua lock) */
+    int co_free[COROUTINE_CACHE];   /* slots of the idle ones */
+    int co_nfree, co_count;         /* idle slots, slots in use */
+    int objtab;                     /* registry ref: weak cbctx -> userdata */
+    int ovtab;  /* registry ref: weak lop -> ntpool.overlapped */
+    int instmt; /* registry ref: the ntpool.instance metatable */
+    /* Identities of metatables the hot paths test (test_udata); the
+     * registry holds the tables under their names for the state's life. */
+    const void *poolmt, *envmt;
+    const void *cbmt[5]; /* by enum cb_kind (not SIMPLE) */
+    int errref;          /* registry ref: ntpool.on_error handler */
+    int wtfns;           /* registry ref: waitable timer routines by id */
 } lstate;
 
 static const char STATE_KEY = 'S';
@@ -577,46 +584,67 @@ report_error(lstate *S, lua_State *co)
     lua_warning(co, msg != NULL ? msg : "?", 0);
 }
 
-/* Lua lock held: a coroutine from the cache (or a new one), anchored by
- * *ref until put back. */
+/* A new coroutine for callbacks, pushed on S->T. No count hook (T's would
+ * be inherited): a callback keeps the lock until it returns or blocks in
+ * ntpool, so callbacks never interleave between two VM instructions
+ * (`n = n + 1` in callbacks loses no update), and do not pay for the
+ * hook. */
 static lua_State *
-coroutine_get(lstate *S, int *ref)
+coroutine_new(lstate *S)
 {
-    lua_State *T = S->T;
-    lua_rawgeti(T, LUA_REGISTRYINDEX, S->cotab);
-    lua_Integer n = (lua_Integer)lua_rawlen(T, -1);
-    lua_State *co;
-    if (n > 0) {
-        lua_rawgeti(T, -1, n);
-        lua_pushnil(T);
-        lua_rawseti(T, -3, n);
-        co = lua_tothread(T, -1);
-    } else {
-        co = lua_newthread(T);
-        /* No count hook in callbacks (T's would be inherited): a callback
-         * keeps the lock until it returns or blocks in ntpool, so callbacks
-         * never interleave between two VM instructions (`n = n + 1` in
-         * callbacks loses no update), and do not pay for the hook. */
-        lua_sethook(co, NULL, 0, 0);
+    lua_State *co = lua_newthread(S->T);
+    lua_sethook(co, NULL, 0, 0);
+    return co;
+}
+
+/* Lua lock held: a coroutine to run a callback in, and its slot for
+ * coroutine_put. The cache: up to COROUTINE_CACHE coroutines anchored in
+ * the table S->cotab (slot i at index i + 1), their pointers in S->co,
+ * the idle ones' slots in S->co_free -- so taking and giving back one is
+ * a few C operations, no Lua table traffic. Beyond the cache (that many
+ * callbacks blocked at once), a coroutine is anchored by a registry
+ * reference, encoded as a negative slot. */
+static lua_State *
+coroutine_get(lstate *S, int *slot)
+{
+    if (S->co_nfree > 0) {
+        *slot = S->co_free[--S->co_nfree];
+        return S->co[*slot];
     }
-    *ref = luaL_ref(T, LUA_REGISTRYINDEX);
-    lua_pop(T, 1);
+    lua_State *T = S->T;
+    lua_State *co = coroutine_new(S);
+    if (S->co_count < COROUTINE_CACHE) {
+        *slot = S->co_count++;
+        S->co[*slot] = co;
+        lua_rawgeti(T, LUA_REGISTRYINDEX, S->cotab);
+        lua_insert(T, -2);
+        lua_rawseti(T, -2, *slot + 1);
+        lua_pop(T, 1);
+    } else {
+        *slot = -luaL_ref(T, LUA_REGISTRYINDEX);
+    }
     return co;
 }
 
 static void
-coroutine_put(lstate *S, lua_State *co, int ref)
+coroutine_put(lstate *S, lua_State *co, int slot)
 {
     lua_State *T = S->T;
     lua_settop(co, 0);
-    lua_rawgeti(T, LUA_REGISTRYINDEX, S->cotab);
-    lua_Integer n = (lua_Integer)lua_rawlen(T, -1);
-    if (lua_status(co) == LUA_OK && n < COROUTINE_CACHE) {
-        lua_rawgeti(T, LUA_REGISTRYINDEX, ref);
-        lua_rawseti(T, -2, n + 1);
+    if (slot < 0) {
+        luaL_unref(T, LUA_REGISTRYINDEX, -slot);
+        return;
     }
-    lua_pop(T, 1);
-    luaL_unref(T, LUA_REGISTRYINDEX, ref);
+    if (lua_status(co) != LUA_OK) {
+        /* Unusable (an error left it dead): a fresh one takes the slot. */
+        co = coroutine_new(S);
+        S->co[slot] = co;
+        lua_rawgeti(T, LUA_REGISTRYINDEX, S->cotab);
+        lua_insert(T, -2);
+        lua_rawseti(T, -2, slot + 1);
+        lua_pop(T, 1);
+    }
+    S->co_free[S->co_nfree++] = slot;
 }
 
 static void
@@ -901,6 +929,21 @@ l_pool_new(lua_State *L)
     return 1;
 }
 
+/* luaL_testudata, with the metatable known by identity (mt) rather than
+ * by name: a name costs a string-table search on every call of the hot
+ * paths (submit, try_submit). */
+static void *
+test_udata(lua_State *L, int idx, const void *mt)
+{
+    void *p = lua_touserdata(L, idx);
+    if (p == NULL || !lua_getmetatable(L, idx)) {
+        return NULL;
+    }
+    bool same = lua_topointer(L, -1) == mt;
+    lua_pop(L, 1);
+    return same ? p : NULL;
+}
+
 static int
 l_pool_default(lua_State *L)
 {
@@ -1143,7 +1186,8 @@ opt_env(lua_State *L, int idx, ntp_env *tmp)
     if (lua_isnoneornil(L, idx)) {
         return NULL;
     }
-    lenv *e = luaL_testudata(L, idx, "ntpool.environment");
+    lstate *S = upstate(L);
+    lenv *e = test_udata(L, idx, S->envmt);
     if (e != NULL) {
         lua_getiuservalue(L, idx, 1);
         if (!lua_isnil(L, -1)) {
@@ -1156,11 +1200,13 @@ opt_env(lua_State *L, int idx, ntp_env *tmp)
         lua_pop(L, 2);
         return &e->env;
     }
-    lpool *p = luaL_testudata(L, idx, "ntpool.pool");
+    lpool *p = test_udata(L, idx, S->poolmt);
     if (p == NULL) {
         luaL_typeerror(L, idx, "ntpool.pool or ntpool.environment");
     }
-    check_pool_open(L, idx);
+    if (p->pool == NULL) {
+        luaL_error(L, "operation on closed ntpool.pool");
+    }
     ntp_env_init(tmp);
     ntp_env_set_pool(tmp, p->pool);
     return tmp;
@@ -1177,10 +1223,14 @@ typedef struct lcbobj {
 static const char *const CB_NAMES[] = {"ntpool.work", "ntpool.timer",
                                        "ntpool.wait", NULL, "ntpool.io"};
 
+/* Methods: argument 1 of type `kind`, open if asked (raises otherwise). */
 static cbctx *
 check_cb(lua_State *L, int kind, bool open)
 {
-    lcbobj *o = luaL_checkudata(L, 1, CB_NAMES[kind]);
+    lcbobj *o = test_udata(L, 1, upstate(L)->cbmt[kind]);
+    if (o == NULL) {
+        o = luaL_checkudata(L, 1, CB_NAMES[kind]); /* raises the message */
+    }
     if (open && o->c->obj == NULL) {
         luaL_error(L, "operation on closed %s", CB_NAMES[kind]);
     }
@@ -1194,7 +1244,7 @@ check_cb(lua_State *L, int kind, bool open)
 static void
 env_membership(lua_State *L, int env_idx, cbctx *c, int ud_idx)
 {
-    if (luaL_testudata(L, env_idx, "ntpool.environment") == NULL) {
+    if (test_udata(L, env_idx, c->S->envmt) == NULL) {
         return;
     }
     lua_getiuservalue(L, env_idx, 4);
@@ -2893,6 +2943,19 @@ ntpool_lua_glue_open(lua_State *L)
     new_meta(L, S, "ntpool.instance", inst_methods, NULL, l_inst_tostring);
     luaL_getmetatable(L, "ntpool.instance");
     S->instmt = luaL_ref(L, LUA_REGISTRYINDEX);
+    luaL_getmetatable(L, "ntpool.pool");
+    S->poolmt = lua_topointer(L, -1);
+    luaL_getmetatable(L, "ntpool.environment");
+    S->envmt = lua_topointer(L, -1);
+    lua_pop(L, 2);
+    for (int k = 0; k < (int)(sizeof S->cbmt / sizeof S->cbmt[0]); k++) {
+        S->cbmt[k] = NULL;
+        if (CB_NAMES[k] != NULL) {
+            luaL_getmetatable(L, CB_NAMES[k]);
+            S->cbmt[k] = lua_topointer(L, -1);
+            lua_pop(L, 1);
+        }
+    }
     lua_createtable(L, 0, 32);
     lua_pushlightuserdata(L, S);
     luaL_setfuncs(L, glue_funcs, 1);
