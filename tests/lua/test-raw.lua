@@ -185,6 +185,34 @@ describe("ntpool.raw", function()
     cs:leave()
   end)
 
+  it("due times, timers, handles and I/O objects of the glue", function()
+    local wt <close> = assert(raw.ntp_waitable_timer_create(false))
+    assert.are.equal("ntpool.waitable_timer", getmetatable(wt).__name)
+    assert.are.equal(raw.NTP_HANDLE_WAITABLE_TIMER,
+                     raw.ntp_handle_kind_of(wt))
+    assert.is_true(raw.ntp_waitable_timer_set(wt, raw.ntp_due_in_ms(5), 0))
+    assert.are.equal(ntpool.WAIT_OBJECT_0,
+                     raw.ntp_wait_for_single(wt, 10000 * H.scale, false))
+    assert.is_true(wt:set(0.001))            -- the glue's method, same handle
+    assert.is_true(wt:wait(10 * H.scale))
+    local fd = raw.ntp_handle_get_fd(wt)
+    assert.are.equal("integer", math.type(fd))
+    assert.are.same({wt:fileno()}, {fd})
+    local t <close> = ntpool.timer(function() end)
+    assert.is_false(raw.ntp_timer_is_set(t))
+    t:set(100)
+    assert.is_true(raw.ntp_timer_is_set(t))
+    assert.are.equal(t:is_set(), raw.ntp_timer_is_set(t))
+    t:set(nil)
+    local f = assert(io.tmpfile())
+    do
+      local o <close> = ntpool.io(f, function() end)
+      assert.truthy(({io_uring = true, threads = true})
+                    [raw.ntp_io_backend(o)])
+    end
+    f:close()
+  end)
+
   it("instance calls from a callback, as the methods", function()
     local e = ntpool.event{}
     local s = ntpool.semaphore(0, 4)
