@@ -661,9 +661,6 @@ lop_unlink(cbctx *c, lop *op)
     op->prev = op->next = NULL;
 }
 
-/* Every trampoline comes here on its pool thread: take the Lua lock (or
- * give up if the state is closing), run fn(inst, obj[, extra]) in a cached
- * coroutine under a traceback handler, report errors, give the lock back. */
 /* luaL_setmetatable(co, "ntpool.instance") without the lookup by name
  * (an interned-string search per callback). */
 static void
@@ -718,6 +715,9 @@ callback_end(lstate *S)
     pthread_mutex_unlock(&S->m);
 }
 
+/* Every trampoline comes here on its pool thread: take the Lua lock (or
+ * give up if the state is closing), run fn(inst, obj[, extra]) in a cached
+ * coroutine under a traceback handler, report errors, give the lock back. */
 static void
 run_callback(cbctx *c, ntp_instance *inst, bool has_extra, lua_Integer extra,
              ntp_overlapped *ov, ntp_status iores, size_t nbytes)
