@@ -33,7 +33,8 @@ SANITIZER_TIMEOUT_MULTIPLIER := 3
 .NOTPARALLEL:
 
 .PHONY: all help deps build test test-c test-c-asan test-c-tsan demo clean
-.PHONY: test-fuzz test-lua test-python test-lua-sanitized bench
+.PHONY: test-fuzz test-lua test-python test-lua-sanitized python-venv
+.PHONY: bench bench-python
 
 all: build
 
@@ -117,17 +118,26 @@ test-c-tsan: deps
 	NTP_TEST_TIMEOUT_MULTIPLIER=$(SANITIZER_TIMEOUT_MULTIPLIER) \
 	    $$wrap $(CTEST) --output-on-failure -j $(CTEST_JOBS)
 
-demo: deps build
+demo: deps build python-venv
 	@test -x build/examples/tour || \
 	    { echo "demo: build/examples/tour was not built" \
 	           "(is examples/tour.c there?)" >&2; exit 1; }
 	./build/examples/tour build/tour-c.json
-	PYTHONPATH=python python3 -m ntpool.trace build/tour-c.json \
+	$(DEMO_PYTHON) -m ntpool.trace build/tour-c.json \
 	    -o build/tour-c.svg --title "make demo: the C tour, one lane per thread"
 	./build/examples/win32-tour
 	$(LUA_TEST_ENV) lua5.4 examples/tour.lua build/tour-lua.json
-	PYTHONPATH=python python3 -m ntpool.trace build/tour-lua.json \
+	$(DEMO_PYTHON) -m ntpool.trace build/tour-lua.json \
 	    -o build/tour-lua.svg --title "make demo: the Lua tour, one lane per thread"
+	$(DEMO_PYTHON) examples/tour.py build/tour-py.json
+
+# One venv with the package installed (pip install .), for the demo and
+# the Python benchmark: build-python/venv-demo, from python3 on PATH.
+DEMO_VENV = build-python/venv-demo
+DEMO_PYTHON = $(DEMO_VENV)/bin/python
+python-venv:
+	@test -x $(DEMO_PYTHON) || python3 -m venv $(DEMO_VENV)
+	$(DEMO_PYTHON) -m pip install -q --disable-pip-version-check .
 
 # A short libFuzzer run (clang, ASan+UBSan) of tests/fuzz/fuzz_ops.c over
 # the committed corpus; new inputs go to build-fuzz/corpus, crashes to
@@ -182,6 +192,11 @@ bench:
 	    -DNTPOOL_BUILD_EXAMPLES=OFF $(CMAKE_ARGS)
 	$(CMAKE) --build build-bench -j $(NPROC) --target ntpool-bench ntpool_lua
 	python3 bench/run.py --runs $(BENCH_RUNS)
+
+# Python callbacks against ThreadPoolExecutor and a SimpleQueue pool
+# (bench/python_bench.py), written to bench/results/python.md.
+bench-python: python-venv
+	$(DEMO_PYTHON) bench/python_bench.py --out bench/results/python.md
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz build-bench build-python

@@ -118,6 +118,8 @@ setup(
     ext_modules=[extension],
     # Not build/: that is the CMake build directory.
     options={"build": {"build_base": os.path.join("build-python",
-                                                  "setuptools")}},
+                                                  "setuptools")},
+             # the core is ~40 files: compile them in parallel
+             "build_ext": {"parallel": os.cpu_count() or 2}},
     cmdclass={"build_py": BuildPy, "build_ext": BuildExt, "sdist": Sdist},
 )

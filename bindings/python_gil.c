@@ -56,15 +56,15 @@ static atomic_int in_python; /* pool threads holding or taking the GIL */
 static pthread_mutex_t drain_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t drain_cond = PTHREAD_COND_INITIALIZER;
 
-static _Thread_local PyThreadState *tls_ts; /* this pool thread's state */
-static _Thread_local bool tls_holds;        /* it holds the GIL now */
+static NTPY_TLS PyThreadState *tls_ts; /* this pool thread's state */
+static NTPY_TLS bool tls_holds;        /* it holds the GIL now */
 
 /* References kept until the core ran the completion actions of the
  * callback that asked for them (at most one per action kind). */
 #define KEEP_MAX 8
-static _Thread_local PyObject *tls_keep[KEEP_MAX];
-static _Thread_local int tls_keep_how[KEEP_MAX];
-static _Thread_local int tls_nkeep;
+static NTPY_TLS PyObject *tls_keep[KEEP_MAX];
+static NTPY_TLS int tls_keep_how[KEEP_MAX];
+static NTPY_TLS int tls_nkeep;
 
 static _Atomic(ntpy_releasable *) releases;
 static atomic_int release_call_scheduled;
@@ -149,6 +149,10 @@ bool
 ntpy_gil_enter(ntpy_gil *g)
 {
     if (tls_holds) {
+        if (!ntpy_dispatching()) { /* dispatch stopped meanwhile */
+            worker_give();
+            return false;
+        }
         g->how = GIL_KEPT;
     } else if (tls_ts != NULL || PyGILState_GetThisThreadState() == NULL) {
         /* A pool thread (it has, or is about to get, its own state). */

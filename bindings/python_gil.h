@@ -9,6 +9,12 @@
 
 #include "python_glue.h"
 
+/* The glue's thread-local state, in the initial-exec model: a plain
+ * %fs-relative load instead of a __tls_get_addr call per access, on the
+ * path every callback takes. It is a few hundred bytes, well within the
+ * static TLS that glibc keeps for modules loaded by dlopen. */
+#define NTPY_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
 /* How the current thread came to hold the GIL for a callback. */
 typedef struct ntpy_gil {
     int how; /* GIL_KEPT, GIL_WORKER or GIL_ENSURED (python_gil.c) */

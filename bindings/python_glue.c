@@ -240,7 +240,7 @@ pycb_discard(pycb *c)
 /* Instances                                                                 */
 /* ------------------------------------------------------------------------ */
 
-static _Thread_local InstanceObject *tls_instance;
+static NTPY_TLS InstanceObject *tls_instance;
 
 static InstanceObject *
 instance_begin(ntp_instance *inst)

@@ -1,10 +1,9 @@
 """ntpool.Executor: a concurrent.futures.Executor over an ntpool pool."""
 
+import collections
 import concurrent.futures as _cf
-import threading
 
-from . import _raw
-from ._objects import Pool, default_pool, _env_of
+from ._objects import Pool, Work, default_pool
 
 __all__ = ["Executor"]
 
@@ -16,67 +15,64 @@ class Executor(_cf.Executor):
 
     submit() returns real ``concurrent.futures.Future`` objects, so
     ``concurrent.futures.wait``/``as_completed`` and asyncio's
-    ``wrap_future`` work with them.
+    ``wrap_future``/``run_in_executor`` work with them.
+
+    How: one work object, posted once per task, and a FIFO of tasks; each
+    callback takes the oldest task. So submitting allocates nothing in the
+    pool and shutdown(wait=True) is WaitForThreadpoolWorkCallbacks.
     """
 
     def __init__(self, *, pool=None, max_workers=None):
         if pool is not None and max_workers is not None:
             raise TypeError("give pool= or max_workers=, not both")
+        self._own_pool = None
         if max_workers is not None:
             if max_workers <= 0:
                 raise ValueError("max_workers must be greater than 0")
-            pool = Pool(max_threads=max_workers)
-            self._own_pool = pool
-        else:
-            self._own_pool = None
-            if pool is None:
-                pool = default_pool()
-        self._pool = pool
-        self._env = _env_of(pool, None)
-        self._lock = threading.Lock()
-        self._pending = set()   # futures not finished yet
-        self._idle = threading.Condition(self._lock)
+            pool = self._own_pool = Pool(max_threads=max_workers)
+        elif pool is None:
+            pool = default_pool()
+        # deque.append and popleft are atomic: no lock on the hot path.
+        self._tasks = collections.deque()
+        self._work = Work(self._run_one, pool=pool)
+        self._submit = self._work.submit
         self._shutdown = False
 
-    def submit(self, fn, /, *args, **kwargs):
-        future = _cf.Future()
-        with self._lock:
-            if self._shutdown:
-                raise RuntimeError("cannot schedule new futures after "
-                                   "shutdown")
-            self._pending.add(future)
-
-        def run(instance):
-            try:
-                if future.set_running_or_notify_cancel():
-                    try:
-                        result = fn(*args, **kwargs)
-                    except BaseException as exc:
-                        future.set_exception(exc)
-                    else:
-                        future.set_result(result)
-            finally:
-                with self._lock:
-                    self._pending.discard(future)
-                    if not self._pending:
-                        self._idle.notify_all()
-
+    def _run_one(self, instance, work):
+        future, fn, args, kwargs = self._tasks.popleft()
+        if not future.set_running_or_notify_cancel():
+            return
         try:
-            _raw.ntp_try_submit(run, _raw.NO_CONTEXT, self._env)
-        except BaseException:
-            with self._lock:
-                self._pending.discard(future)
-            raise
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            future.set_exception(exc)
+            self = None  # break the frame's reference cycle via exc
+        else:
+            future.set_result(result)
+
+    def submit(self, fn, /, *args, **kwargs):
+        if self._shutdown:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        future = _cf.Future()
+        self._tasks.append((future, fn, args, kwargs))
+        self._submit()
         return future
 
+    submit.__doc__ = _cf.Executor.submit.__doc__
+
     def shutdown(self, wait=True, *, cancel_futures=False):
-        with self._lock:
-            self._shutdown = True
-            if cancel_futures:
-                for f in list(self._pending):
-                    f.cancel()  # a queued one then returns at once
-            if wait:
-                while self._pending:
-                    self._idle.wait()
-        if wait and self._own_pool is not None:
+        self._shutdown = True
+        if cancel_futures:
+            # Cancel what has not started; each of their posts still runs
+            # and finds its future cancelled (set_running_or_notify_cancel).
+            for task in list(self._tasks):
+                task[0].cancel()
+        if wait:
+            self._work.wait()
+        # Closing never blocks: posts already made still run (Windows'
+        # CloseThreadpoolWork), then the object and a private pool go.
+        self._work.close()
+        if self._own_pool is not None:
             self._own_pool.close()
+
+    shutdown.__doc__ = _cf.Executor.shutdown.__doc__

@@ -5,7 +5,8 @@
 # SWIG come from PyPI) and run the pytest suite there. Then check the
 # packaging once: `python -m build` makes an sdist and a wheel, the wheel
 # carries the SWIG-generated module, and the sdist installs with
-# --no-build-isolation from the wrapper it carries.
+# --no-build-isolation from the wrapper it carries. Last, the suite once
+# more with the extension built under ASan+UBSan (PYTHON_ASAN=0 skips it).
 #
 # PYTHONS="/path/to/python3.12 ..." overrides the search.
 set -euo pipefail
@@ -78,6 +79,29 @@ rm -rf "$check"
     "$dist"/ntpool-*.tar.gz
 (cd /tmp && "$OLDPWD/$check/bin/python" -c \
     'import ntpool, ntpool.win32; print("sdist install: ok", ntpool.__file__)')
+
+# The glue under AddressSanitizer + UBSan: the extension built with them,
+# the interpreter given the runtime by LD_PRELOAD (CPython itself is not
+# instrumented; leak checking is off, as CPython keeps memory at exit).
+if [ "${PYTHON_ASAN:-1}" = 1 ] && command -v gcc >/dev/null; then
+    echo "== the suite under ASan+UBSan (Python $ver)"
+    asan="build-python/asan"
+    rm -rf "$asan/lib"
+    CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -O1" \
+    LDFLAGS="-fsanitize=address,undefined" \
+        "$venv/bin/python" setup.py -q build_ext --build-lib "$asan/lib" \
+        --build-temp "$asan/tmp" >/dev/null
+    cp python/ntpool/*.py "$asan/lib/ntpool/"
+    if ! LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc \
+            -print-file-name=libubsan.so)" \
+         ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
+         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+         PYTHONPATH="$PWD/$asan/lib" \
+         "$venv/bin/python" -m pytest -p no:cacheprovider --timeout 600 -q \
+            tests/python; then
+        failed+=("$ver+asan")
+    fi
+fi
 
 if [ "${#failed[@]}" -ne 0 ]; then
     echo "Python suite failed under: ${failed[*]}" >&2

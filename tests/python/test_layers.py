@@ -56,12 +56,37 @@ def test_layers_status_names():
 
 
 def test_layers_dump_and_stats():
-    pool = ntpool.Pool(max_threads=3)
-    work = pool.work(lambda i, w: None)
+    pool = ntpool.Pool(max_threads=1)
+    gate = ntpool.Event(manual_reset=True)
+    started = ntpool.Event()
+
+    def blocker(instance, work):
+        started.set()
+        gate.wait(10)
+
+    work = pool.work(blocker)
+    timer = pool.timer(lambda i, t: None)
+    wait = pool.wait(lambda i, w, r: None)
+    work.submit()
+    work.submit()
+    assert started.wait(10)
+    timer.set(30, period=0.5)
+    wait.set(gate)
     stats = pool.stats()
-    assert stats["max_threads"] == 3 and stats["objects"] >= 1
+    assert stats["max_threads"] == 1 and stats["objects"] == 3
+    assert stats["running"] == 1 and stats["queued"][ntpool.PRIORITY_NORMAL] == 1
+
     text = pool.dump()
-    assert isinstance(text, str) and text
-    assert pool.dump(one_line=True).count("\n") <= 1
-    work.close()
+    assert "running work" in text  # the thread and what it runs
+    assert "set: due in 29" in text and "period 500 ms" in text
+    assert "armed on handle" in text
+    assert "queue normal: work" in text
+    assert pool.dump(one_line=True).count("\n") == 1
+    assert "objects:" not in pool.dump(members=False)
+    gate.set()
+    for o in (work, timer, wait):
+        o.wait(cancel_pending=True)
+        o.close()
+    gate.close()
+    started.close()
     pool.close()
