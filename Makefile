@@ -21,7 +21,7 @@ CMAKE_ARGS ?=
 # already on PATH (a pip-installed one, say) is fine.
 APT_PACKAGES := build-essential clang libclang-rt-14-dev liburing-dev
 # The Lua module and its tests (issue 6).
-APT_PACKAGES += swig liblua5.4-dev lua5.4 lua-busted
+APT_PACKAGES += swig liblua5.4-dev lua5.4 lua-busted lua-dkjson
 CMAKE_MIN_VERSION := 3.18
 
 # Sanitizers slow code down several times; the runner stretches every

@@ -87,7 +87,7 @@ describe("tracing", function()
     assert.is_true(ntpool.trace_stop())
     assert.are.equal(5, n)
     local json = read_all(path)
-    -- dkjson (Debian's lua-dkjson, installed with busted) parses it.
+    -- dkjson (Debian's lua-dkjson, in make deps) parses it.
     local dkjson = require "dkjson"
     local doc, _, err = dkjson.decode(json)
     assert.is_nil(err)
