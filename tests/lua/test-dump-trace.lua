@@ -56,6 +56,24 @@ describe("pool:dump", function()
     assert.truthy(pool:dump():find("idle"))
   end)
 
+  it("shows an armed timer's due time and period, and a wait's handle",
+     function()
+    local pool <close> = assert(ntpool.pool{max = 1})
+    local t <close> = pool:timer(function() end)
+    t:set(100, 0.5)
+    local e = ntpool.event{}
+    local w <close> = pool:wait(function() end)
+    w:set(e, 50)
+    local text = pool:dump("members")
+    assert.truthy(text:find("timer 0x%x+ ctx 0x%x+, priority normal: .*"
+                            .. "set: due in %d+%.%d+ ms, period 500 ms"),
+                  text)
+    assert.truthy(text:find("wait 0x%x+ ctx 0x%x+, priority normal: .*"
+                            .. "armed on handle 0x%x+"), text)
+    t:set(nil)
+    w:set(nil)
+  end)
+
   it("the default pool, and misuse", function()
     local text = ntpool.default_pool():dump("one-line")
     assert.truthy(text:find("(default)", 1, true))
