@@ -69,8 +69,10 @@ typedef struct {
     PyObject_HEAD
     void *ptr;          /* the core object; NULL when not open */
     pycb *cb;           /* callback objects: their context */
-    PyObject *target;   /* a wait: the handle it is set on; a timer-queue
-                           timer: its queue */
+    PyObject *target;   /* a wait or registered wait: the handle it is
+                           set on; a timer-queue timer: its queue; a timer
+                           queue: a list of weak references to its timers
+                           (deleting the queue deletes them) */
     PyObject *weakrefs;
     int kind;           /* enum ntpy_kind; 0 before it is opened */
     int busy;           /* calls using ptr with the GIL dropped */
@@ -399,6 +401,28 @@ completion_arg(PyObject *o, ntp_handle **out, PyObject **held)
     return *out == NULL ? -1 : 0;
 }
 
+/* The object a weak reference points to (a new reference), or NULL. */
+static PyObject *
+weakref_target(PyObject *ref)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *o = NULL;
+    if (PyWeakref_GetRef(ref, &o) < 0)
+        PyErr_Clear();
+    return o;
+#else
+    PyObject *o = PyWeakref_GetObject(ref);
+    if (o == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (o == Py_None)
+        return NULL;
+    Py_INCREF(o);
+    return o;
+#endif
+}
+
 /* Close the core object now. GIL held; drops it around closes that can
  * block (a completion of INVALID_HANDLE_VALUE waits for callbacks). */
 static void
@@ -465,7 +489,30 @@ object_close_now(NpObject *self, PyObject *completion, bool may_block)
         break;
     }
     ntpy_leave(held);
+    bool callbacks_over = st >= 0 && comp == NTP_COMPLETION_WAIT;
+    if (self->kind == NTPY_TQUEUE && self->target != NULL && st >= 0) {
+        /* Deleting a queue deletes its timers: close their objects. */
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(self->target); i++) {
+            PyObject *t = weakref_target(PyList_GET_ITEM(self->target, i));
+            if (t == NULL)
+                continue;
+            NpObject *tn = (NpObject *)t;
+            tn->ptr = NULL;
+            if (tn->cb != NULL && callbacks_over)
+                pycb_discard(tn->cb);
+            tn->cb = NULL;
+            Py_DECREF(t);
+        }
+    }
     Py_CLEAR(self->target);
+    if ((self->kind == NTPY_REGWAIT || self->kind == NTPY_TQTIMER) &&
+        self->cb != NULL) {
+        /* See py_register_wait: after a blocking completion no callback
+         * can run; otherwise one may, and the context stays. */
+        if (callbacks_over)
+            pycb_discard(self->cb);
+        self->cb = NULL;
+    }
     /* The legacy objects report ERROR_IO_PENDING-like "done, callbacks
      * still outstanding" as EINPROGRESS: that is a success. */
     if (st < 0 && st != NTP_EINPROGRESS && !PyErr_Occurred())
@@ -783,24 +830,26 @@ static OverlappedObject *overlapped_complete(pycb *c, ntp_overlapped *ov,
 static void
 report_error(pycb *c)
 {
+    /* Take the exception out first: looking the handler up runs Python. */
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
     PyObject *handler = NULL;
     if (c->pool != NULL) {
         handler = PyObject_GetAttrString(c->pool, "error_handler");
         if (handler == NULL)
-            PyErr_Clear();
+            PyErr_Clear(); /* a pool without one (a win32 pool object) */
     }
     if (handler == NULL || handler == Py_None) {
         Py_XDECREF(handler);
-        if (PyErr_Occurred())
-            PyErr_WriteUnraisable(c->func);
+        PyErr_Restore(type, value, tb);
+        PyErr_WriteUnraisable(c->func);
         return;
     }
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
     if (tb != NULL && value != NULL)
         PyException_SetTraceback(value, tb);
-    PyObject *r = PyObject_CallFunctionObjArgs(handler, value, NULL);
+    PyObject *r = PyObject_CallFunctionObjArgs(handler,
+                                               value ? value : Py_None, NULL);
     if (r == NULL)
         PyErr_WriteUnraisable(handler);
     Py_XDECREF(r);
@@ -1400,11 +1449,11 @@ py_queue_user_work_item(PyObject *self, PyObject *args)
 
 /*
  * The original API's registered waits and timer-queue timers have no
- * release hook in the core. Their context is released when the object is
- * unregistered or deleted AND its callbacks can no longer run: with a
- * blocking completion (INVALID_HANDLE_VALUE) that is at once; otherwise
- * the context is kept until interpreter exit (a small, bounded leak that
- * mirrors the Windows rule that the callback may still be running).
+ * release hook in the core. Their context (the Object's `cb`, with no
+ * owner) is released when the object is unregistered or deleted with the
+ * blocking completion (INVALID_HANDLE_VALUE): then no callback can run any
+ * more. After a non-blocking unregister or delete a callback may still be
+ * running, and the context is kept until the process ends.
  */
 static PyObject *
 py_register_wait(PyObject *self, PyObject *args)
@@ -1436,8 +1485,7 @@ py_register_wait(PyObject *self, PyObject *args)
     if (o != NULL) {
         Py_INCREF(ho);
         ((NpObject *)o)->target = ho;
-        /* The context lives as long as the process may call it. */
-        c->owner = NULL;
+        ((NpObject *)o)->cb = c;
     }
     return o;
 }
@@ -1535,7 +1583,21 @@ py_timer_queue_timer_create(PyObject *self, PyObject *args)
         return NULL;
     }
     PyObject *o = ntpy_wrap(NTPY_TQTIMER, t);
-    if (o != NULL && qo != Py_None) {
+    if (o == NULL)
+        return NULL; /* the timer runs on, its context kept */
+    ((NpObject *)o)->cb = c;
+    if (qo != Py_None) {
+        NpObject *q = (NpObject *)qo;
+        PyObject *ref = PyWeakref_NewRef(o, NULL);
+        if (q->target == NULL)
+            q->target = PyList_New(0);
+        if (ref == NULL || q->target == NULL ||
+            PyList_Append(q->target, ref) < 0) {
+            Py_XDECREF(ref);
+            Py_DECREF(o);
+            return NULL;
+        }
+        Py_DECREF(ref);
         Py_INCREF(qo);
         ((NpObject *)o)->target = qo;
     }

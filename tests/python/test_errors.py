@@ -154,3 +154,22 @@ def test_close_members_from_own_member_raises(pool):
     group.close_members()
     group.close()
     assert len(errors) == 1 and errors[0].errno == 35  # EDEADLK
+
+
+def test_exception_in_callback_on_win32_pool(unraisable):
+    """A pool object from CreateThreadpool has no error_handler: the
+    exception still reaches sys.unraisablehook."""
+    pool = win32.CreateThreadpool()
+    env = win32.InitializeThreadpoolEnvironment()
+    win32.SetThreadpoolCallbackPool(env, pool)
+
+    def callback(instance, context, work):
+        raise LookupError("win32 pool")
+
+    work = win32.CreateThreadpoolWork(callback, None, env)
+    win32.SubmitThreadpoolWork(work)
+    win32.WaitForThreadpoolWorkCallbacks(work, False)
+    win32.CloseThreadpoolWork(work)
+    win32.CloseThreadpool(pool)
+    assert unraisable.event.wait(WAIT)
+    assert isinstance(unraisable.seen[0].exc_value, LookupError)

@@ -133,3 +133,35 @@ def test_legacy_callback_exception_reported(unraisable):
     assert done.wait(WAIT)
     assert unraisable.event.wait(WAIT)
     assert isinstance(unraisable.seen[0].exc_value, ValueError)
+
+
+def test_legacy_context_released_after_blocking_unregister():
+    import gc
+    import weakref
+
+    class Ctx:
+        pass
+
+    ctx = Ctx()
+    ref = weakref.ref(ctx)
+    event = win32.CreateEvent(None, False, False, None)
+    wait = win32.RegisterWaitForSingleObject(event, lambda c, f: None, ctx,
+                                             win32.INFINITE, 0)
+    del ctx
+    gc.collect()
+    assert ref() is not None  # the pool may still call it
+    win32.UnregisterWaitEx(wait, win32.INVALID_HANDLE_VALUE)
+    gc.collect()
+    assert ref() is None
+    win32.CloseHandle(event)
+
+
+def test_deleting_a_queue_closes_its_timers():
+    import pytest
+    queue = win32.CreateTimerQueue()
+    timer = win32.CreateTimerQueueTimer(queue, lambda c, f: None, None,
+                                        60000, 0, 0)
+    win32.DeleteTimerQueueEx(queue, win32.INVALID_HANDLE_VALUE)
+    assert timer.closed and queue.closed
+    with pytest.raises(ValueError, match="closed"):
+        win32.ChangeTimerQueueTimer(None, timer, 10, 0)
