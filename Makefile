@@ -21,7 +21,7 @@ CMAKE_ARGS ?=
 # already on PATH (a pip-installed one, say) is fine.
 APT_PACKAGES := build-essential clang libclang-rt-14-dev liburing-dev
 # The Lua module and its tests (issue 6).
-APT_PACKAGES += swig liblua5.4-dev lua5.4 lua-busted
+APT_PACKAGES += swig liblua5.4-dev lua5.4 lua-busted lua-dkjson
 CMAKE_MIN_VERSION := 3.18
 
 # Sanitizers slow code down several times; the runner stretches every
@@ -33,7 +33,8 @@ SANITIZER_TIMEOUT_MULTIPLIER := 3
 .NOTPARALLEL:
 
 .PHONY: all help deps build test test-c test-c-asan test-c-tsan demo clean
-.PHONY: test-fuzz test-lua test-python python-venv bench bench-python
+.PHONY: test-fuzz test-lua test-python test-lua-sanitized python-venv
+.PHONY: bench bench-python
 
 all: build
 
@@ -79,7 +80,7 @@ endef
 build:
 	$(call cmake_build,build,)
 
-test: test-c test-c-asan test-c-tsan test-fuzz test-lua test-python
+test: test-c test-c-asan test-c-tsan test-fuzz test-lua test-python test-lua-sanitized
 
 test-c: deps build
 	cd build && $(CTEST) --output-on-failure -j $(CTEST_JOBS)
@@ -125,7 +126,9 @@ demo: deps build python-venv
 	$(DEMO_PYTHON) -m ntpool.trace build/tour-c.json \
 	    -o build/tour-c.svg --title "make demo: the C tour, one lane per thread"
 	./build/examples/win32-tour
-	$(LUA_TEST_ENV) lua5.4 examples/tour.lua
+	$(LUA_TEST_ENV) lua5.4 examples/tour.lua build/tour-lua.json
+	$(DEMO_PYTHON) -m ntpool.trace build/tour-lua.json \
+	    -o build/tour-lua.svg --title "make demo: the Lua tour, one lane per thread"
 	$(DEMO_PYTHON) examples/tour.py build/tour-py.json
 
 # One venv with the package installed (pip install .), for the demo and
@@ -158,6 +161,15 @@ test-lua: deps build
 	    { echo "test-lua: build/lua/ntpool/raw.so was not built" \
 	           "(liblua5.4-dev missing?)" >&2; exit 1; }
 	$(LUA_TEST_ENV) lua5.4 "$$(command -v busted)" --pattern='^test%-' tests/lua
+	sh tests/lua/install-check.sh build
+
+# The Lua suite again against the module of each sanitizer tree (which
+# test-c-asan and test-c-tsan have built by then; cheap if up to date).
+test-lua-sanitized: deps
+	$(call cmake_build,build-asan,-DNTPOOL_SANITIZE=address)
+	sh tests/lua/run-sanitized.sh build-asan
+	$(call cmake_build,build-tsan,-DNTPOOL_SANITIZE=thread)
+	sh tests/lua/run-sanitized.sh build-tsan
 
 # The Python suite under every CPython 3.9-3.13 that pyenv has here, each
 # in its own venv with `pip install .`, then the packaging check (see the
@@ -169,6 +181,8 @@ test-python: deps
 # libuv and gnuplot if missing, builds build-bench/ (Release), runs every
 # case BENCH_RUNS times and writes bench/results/latest.md and a chart.
 BENCH_APT_PACKAGES := libglib2.0-dev libuv1-dev gnuplot-nox pkg-config
+# The Lua case: luv's work queue is the peer (bench/lua_case.py).
+BENCH_APT_PACKAGES += lua-luv
 BENCH_RUNS ?= 5
 bench:
 	@$(MAKE) --no-print-directory deps \
@@ -176,7 +190,7 @@ bench:
 	$(CMAKE) -S . -B build-bench -DCMAKE_BUILD_TYPE=Release \
 	    -DNTPOOL_BUILD_BENCH=ON -DNTPOOL_BUILD_TESTS=OFF \
 	    -DNTPOOL_BUILD_EXAMPLES=OFF $(CMAKE_ARGS)
-	$(CMAKE) --build build-bench -j $(NPROC) --target ntpool-bench
+	$(CMAKE) --build build-bench -j $(NPROC) --target ntpool-bench ntpool_lua
 	python3 bench/run.py --runs $(BENCH_RUNS)
 
 # Python callbacks against ThreadPoolExecutor and a SimpleQueue pool
