@@ -357,8 +357,7 @@ ntpy_enter(PyObject *o, int kind, int allow_none, PyObject **held)
     return n->ptr;
 }
 
-static void object_close_now(NpObject *self, PyObject *completion,
-                             bool may_block);
+static void object_close_now(NpObject *self, PyObject *completion);
 
 void
 ntpy_leave(PyObject *held)
@@ -367,11 +366,19 @@ ntpy_leave(PyObject *held)
         return;
     NpObject *n = (NpObject *)held;
     if (--n->busy == 0 && n->close_pending) {
+        /* The close asked for during the call. The call's own outcome
+         * (maybe an exception) stays what the caller sees; a failure of
+         * the deferred close can only be reported as unraisable. */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
         PyObject *completion = n->completion;
         n->completion = NULL;
         n->close_pending = false;
-        object_close_now(n, completion, true);
+        object_close_now(n, completion);
         Py_XDECREF(completion);
+        if (PyErr_Occurred())
+            PyErr_WriteUnraisable(held);
+        PyErr_Restore(type, value, tb);
     }
     Py_DECREF(held);
 }
@@ -426,13 +433,12 @@ weakref_target(PyObject *ref)
 /* Close the core object now. GIL held; drops it around closes that can
  * block (a completion of INVALID_HANDLE_VALUE waits for callbacks). */
 static void
-object_close_now(NpObject *self, PyObject *completion, bool may_block)
+object_close_now(NpObject *self, PyObject *completion)
 {
     void *p = self->ptr;
     ntp_status st = 0;
     PyObject *held = NULL;
     ntp_handle *comp = NULL;
-    (void)may_block;
     if (p == NULL)
         return;
     if (self->kind == NTPY_REGWAIT || self->kind == NTPY_TQUEUE ||
@@ -534,7 +540,7 @@ object_close(NpObject *self, PyObject *args)
         self->close_pending = true;
         Py_RETURN_NONE;
     }
-    object_close_now(self, completion, true);
+    object_close_now(self, completion);
     if (PyErr_Occurred())
         return NULL;
     Py_RETURN_NONE;
@@ -611,7 +617,7 @@ object_finalize(NpObject *self)
     if (PyErr_ResourceWarning((PyObject *)self, 1, "unclosed %R",
                               (PyObject *)self) < 0)
         PyErr_WriteUnraisable((PyObject *)self);
-    object_close_now(self, NULL, true);
+    object_close_now(self, NULL);
     if (PyErr_Occurred())
         PyErr_WriteUnraisable((PyObject *)self);
     PyErr_Restore(type, value, tb);

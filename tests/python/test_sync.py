@@ -200,3 +200,19 @@ def test_event_fileno_is_readable_when_set():
     e.set()
     assert select.select([fd], [], [], WAIT)[0] == [fd]
     e.close()
+
+
+def test_close_while_another_thread_waits_is_deferred():
+    """close() during a call that dropped the GIL is carried out when the
+    call returns; the object is closed for Python at once."""
+    e = ntpool.Event()
+    result = []
+    t = threading.Thread(target=lambda: result.append(e.wait(0.3)))
+    t.start()
+    time.sleep(0.05)
+    e.close()
+    assert e.closed
+    with pytest.raises(ValueError):
+        e.set()
+    t.join(WAIT)
+    assert result == [False]  # the wait itself ran to its timeout
