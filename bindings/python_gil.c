@@ -48,7 +48,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
-enum { GIL_KEPT = 1, GIL_WORKER, GIL_ENSURED };
+enum { GIL_KEPT = 1, GIL_WORKER, GIL_ENSURED, GIL_NESTED };
 
 static PyInterpreterState *interp;
 static atomic_int dispatch_on = 1;
@@ -57,7 +57,12 @@ static pthread_mutex_t drain_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t drain_cond = PTHREAD_COND_INITIALIZER;
 
 static NTPY_TLS PyThreadState *tls_ts; /* this pool thread's state */
-static NTPY_TLS bool tls_holds;        /* it holds the GIL now */
+static NTPY_TLS bool tls_holds; /* it keeps the GIL between callbacks */
+/* Python callbacks running on this pool thread: more than one when a
+ * callback's blocking call (which dropped the GIL) runs another callback
+ * of ours on the same thread -- an APC during an alertable wait, a cancel
+ * callback of close_members. */
+static NTPY_TLS int tls_depth;
 
 /* References kept until the core ran the completion actions of the
  * callback that asked for them (at most one per action kind). */
@@ -148,6 +153,17 @@ worker_give(void)
 bool
 ntpy_gil_enter(ntpy_gil *g)
 {
+    if (tls_depth > 0) {
+        /* Nested: the callback below us dropped the GIL in a blocking
+         * call (Py_BEGIN_ALLOW_THREADS saved tls_ts); take it with the
+         * same state and give it back at the end, as that call expects. */
+        if (!ntpy_dispatching())
+            return false;
+        PyEval_RestoreThread(tls_ts);
+        tls_depth++;
+        g->how = GIL_NESTED;
+        return true;
+    }
     if (tls_holds) {
         if (!ntpy_dispatching()) { /* dispatch stopped meanwhile */
             worker_give();
@@ -171,18 +187,26 @@ ntpy_gil_enter(ntpy_gil *g)
     /* The actions of this thread's previous callback have run by now. */
     drop_kept();
     ntpy_drain_releases();
+    tls_depth++;
     return true;
 }
 
 void
 ntpy_gil_leave(ntpy_gil *g)
 {
-    if (g->how == GIL_ENSURED) {
+    switch (g->how) {
+    case GIL_ENSURED:
         PyGILState_Release(g->state);
         return;
+    case GIL_NESTED:
+        tls_depth--;
+        PyEval_SaveThread();
+        return;
+    default:
+        tls_depth--;
+        if (!ntpy_dispatching())
+            worker_give();
     }
-    if (!ntpy_dispatching())
-        worker_give();
 }
 
 /* ---- pool thread hooks --------------------------------------------------- */

@@ -109,3 +109,46 @@ def test_gil_idle_worker_gives_gil_back(pool):
     t.start()
     t.join()
     assert time.perf_counter() - start < 1.0
+
+
+def test_gil_apc_to_a_pool_thread_in_an_alertable_wait(pool):
+    """A callback that sleeps alertably runs an APC queued to its own pool
+    thread: the APC takes the GIL the callback's wait dropped, and gives
+    it back."""
+    got = []
+    done = ntpool.Event()
+
+    def callback(instance, work):
+        me = ntpool.current_thread()
+        ntpool.queue_user_apc(lambda: got.append(threading.get_ident()), me)
+        got.append(ntpool.sleep_ex(WAIT, alertable=True))
+        me.close()
+        instance.set_event_on_return(done)
+
+    with ntpool.Work(callback, pool=pool) as work:
+        work.submit()
+        assert done.wait(WAIT)
+    assert got[1] == ntpool.WAIT_IO_COMPLETION
+    assert isinstance(got[0], int)
+
+
+def test_gil_cancel_callback_runs_inside_a_callback(pool):
+    """close_members called from a callback (of another group) runs the
+    cancel callbacks on that pool thread, nested in the first callback."""
+    group = ntpool.CleanupGroup()
+    cancelled = []
+    env = ntpool.Environment(pool=pool, cleanup_group=group,
+                             cancel_callback=lambda o, c: cancelled.append(c))
+    member = ntpool.Timer(lambda i, t: None, env=env)
+    member.set(60)
+    done = ntpool.Event()
+
+    def callback(instance, work):
+        group.close_members(cancel_pending=True, context="nested")
+        instance.set_event_on_return(done)
+
+    with ntpool.Work(callback, pool=pool) as work:
+        work.submit()
+        assert done.wait(WAIT)
+    group.close()
+    assert cancelled == ["nested"] and member.closed
