@@ -70,6 +70,10 @@ struct ntp__object {
     bool in_group;
 
     atomic_bool closed; /* released by the application (see above) */
+    /* A one-shot object created released (ntp__object_init_oneshot_locked):
+     * nobody else holds it, and the worker destroys it under the pool
+     * lock right after its run. Set at creation, then read-only. */
+    bool self_released;
 
     /* Guarded by pool->lock. */
     ntp__list pool_node;  /* in pool->objects */
@@ -113,6 +117,10 @@ typedef struct ntp__worker {
     bool persistent;
     ntp__object *current; /* callback running now, NULL when idle */
     uint64_t current_since_ns;
+    /* An object this worker destroyed under the pool lock
+     * (ntp__object_retire_locked), whose memory it frees as soon as it
+     * drops the lock: no allocator call runs under an ntpool lock. */
+    ntp__object *retired;
 } ntp__worker;
 
 struct ntp_pool {
@@ -136,6 +144,9 @@ struct ntp_pool {
     unsigned running;      /* callbacks running (persistent thread too) */
     unsigned long_running; /* of those, marked may-run-long */
     unsigned blocked;      /* workers blocked in ntpool calls */
+    /* Bumped (under the lock) by every post to runq; read without the lock
+     * by a worker spinning before it parks (worker.c). */
+    atomic_uint post_seq;
     pthread_cond_t work_cond;
     ntp__list workers;
 
@@ -225,6 +236,28 @@ void ntp__monitor_watch(ntp_pool *p);
 /* ---- object.c ---- */
 ntp_status ntp__object_init(ntp__object *obj, const ntp__object_ops *ops,
                             void *ctx, const ntp_env *env);
+/*
+ * The fast creation of a one-shot object that nobody but the pool ever
+ * holds (a simple callback with no cleanup group, no library and no
+ * persistent flag; the caller checks that): everything init does, under
+ * the pool lock the caller already holds to post it, and the object starts
+ * released, with no pin. It is destroyed by the worker that ran it, in the
+ * same critical section that ends the run (ntp__object_retire_locked), so
+ * a TrySubmit costs the pool lock twice instead of eight times.
+ * NTP_EINVAL if the pool is closed (SPEC 3).
+ */
+ntp_status ntp__object_init_oneshot_locked(ntp__object *obj,
+                                           const ntp__object_ops *ops,
+                                           void *ctx, const ntp_env *env,
+                                           ntp_pool *p);
+/* For a settled object (ntp__object_settle_locked returned true) that
+ * was created released and has no release hook, no finalizer and no
+ * library reference: the destruction that needs the pool lock, done under
+ * it. The caller holds another pool reference (the object's cannot be the
+ * last) and must ntp__free(obj) after unlocking. False, doing nothing, if
+ * the object does not qualify: then call ntp__object_destroy after
+ * unlocking. */
+bool ntp__object_retire_locked(ntp__object *obj);
 /* True if p is a live object of this kind (NULL and other tags: false). */
 bool ntp__object_check(const void *p, ntp__object_kind kind);
 void ntp__object_submit(ntp__object *obj);

@@ -5,7 +5,11 @@
  * LIFETIME: a work object follows object.h. A simple callback is a one-shot
  * object that releases itself after its callback ran (worker.c), or is
  * released by its cleanup group if cancelled first; either way it is freed
- * by the common path, which runs its release hook once.
+ * by the common path, which runs its release hook once. One with no cleanup
+ * group, library or persistent flag (the usual TrySubmit) is created
+ * released (ntp__object_init_oneshot_locked): the worker that runs it
+ * destroys it as its run ends, under the pool lock it already holds, or
+ * through the common path if it has a release hook.
  */
 #include "object.h"
 
@@ -112,13 +116,51 @@ ntp_work_context(ntp_work *w)
     return ntp__object_check(w, NTP__KIND_WORK) ? w->base.ctx : NULL;
 }
 
+/* A simple callback that only the pool will ever hold: the fast path of
+ * ntp__object_init_oneshot_locked applies. */
+static bool
+oneshot_env(const ntp_env *env)
+{
+    return !env || (!env->cleanup_group && !env->library &&
+                    !(env->flags & NTP_ENV_PERSISTENT));
+}
+
 ntp_status
 ntp_try_submit_ex(ntp_simple_cb cb, void *ctx, const ntp_env *env,
                   ntp_release_cb release)
 {
     if (!cb)
         return NTP_EINVAL;
-    ntp__simple *s = ntp__calloc(1, sizeof *s);
+    ntp__simple *s;
+    if (oneshot_env(env)) {
+        ntp_status st = ntp__env_validate(env);
+        ntp_pool *p = NULL;
+        if (st == 0)
+            st = ntp__pool_resolve(env ? env->pool : NULL, &p);
+        if (st < 0)
+            return st;
+        s = ntp__calloc(1, sizeof *s);
+        if (!s)
+            return NTP_ENOMEM;
+        s->cb = cb;
+        s->base.release = release;
+        /* Created, counted and posted in one critical section; from the
+         * unlock on, the worker that runs it owns it and frees it. */
+        ntp__kick k = {0};
+        pthread_mutex_lock(&p->lock);
+        st = ntp__object_init_oneshot_locked(&s->base, &simple_ops, ctx, env,
+                                             p);
+        if (st == 0)
+            ntp__pool_post_locked(p, &s->base, &k);
+        pthread_mutex_unlock(&p->lock);
+        if (st < 0) {
+            ntp__free(s);
+            return st;
+        }
+        ntp__pool_kick(p, &k);
+        return 0;
+    }
+    s = ntp__calloc(1, sizeof *s);
     if (!s)
         return NTP_ENOMEM;
     s->cb = cb;
