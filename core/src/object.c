@@ -109,12 +109,10 @@ ntp__object_init(ntp__object *obj, const ntp__object_ops *ops, void *ctx,
     return 0;
 }
 
-ntp_status
-ntp__object_init_oneshot_locked(ntp__object *obj, const ntp__object_ops *ops,
-                                void *ctx, const ntp_env *env, ntp_pool *p)
+void
+ntp__object_prepare_oneshot(ntp__object *obj, const ntp__object_ops *ops,
+                            void *ctx, const ntp_env *env, ntp_pool *p)
 {
-    if (p->closed)
-        return NTP_EINVAL; /* SPEC 3, as in ntp__object_init */
     obj->ops = ops;
     obj->ctx = ctx;
     obj->pool = p;
@@ -124,15 +122,27 @@ ntp__object_init_oneshot_locked(ntp__object *obj, const ntp__object_ops *ops,
     obj->finalization_cb = env ? env->finalization_cb : NULL;
     ntp__list_init(&obj->group_node);
     ntp__list_init(&obj->queue_node);
+    /* Not linked into p->objects: it is only ever queued or running, and
+     * dumps show it there. Linking and unlinking it touched the lines of
+     * its neighbours, recently written by the other side, inside both
+     * critical sections of every TrySubmit. */
+    ntp__list_init(&obj->pool_node);
     /* Released from the start: no handle to it ever leaves the call. */
     atomic_init(&obj->closed, true);
     obj->self_released = true;
     pthread_cond_init(&obj->settled, NULL);
-    p->refs++;
-    p->object_count++;
-    ntp__list_push_back(&p->objects, &obj->pool_node);
     obj->tag = NTP__TAG_OBJECT;
     ntp__live_inc();
+}
+
+ntp_status
+ntp__object_attach_oneshot_locked(ntp__object *obj)
+{
+    ntp_pool *p = obj->pool;
+    if (p->closed)
+        return NTP_EINVAL; /* SPEC 3, as in ntp__object_init */
+    p->refs++;
+    p->object_count++;
     return 0;
 }
 
@@ -143,16 +153,21 @@ ntp__object_retire_locked(ntp__object *obj)
         obj->library)
         return false;
     ntp_pool *p = obj->pool;
-    ntp__list_remove(&obj->pool_node);
     p->object_count--;
     if (p->closed && p->object_count == 0)
         pthread_cond_signal(&p->persistent_cond); /* it may leave now */
     if (ntp__pool_unref_locked(p))
         abort(); /* the caller's reference is still there */
+    return true;
+}
+
+void
+ntp__object_free_oneshot(ntp__object *obj)
+{
     pthread_cond_destroy(&obj->settled);
     obj->tag = NTP__TAG_DEAD;
     ntp__live_dec();
-    return true;
+    ntp__free(obj); /* the base is the first member of every kind */
 }
 
 void

@@ -70,7 +70,7 @@ struct ntp__object {
     bool in_group;
 
     atomic_bool closed; /* released by the application (see above) */
-    /* A one-shot object created released (ntp__object_init_oneshot_locked):
+    /* A one-shot object created released (ntp__object_prepare_oneshot):
      * nobody else holds it, and the worker destroys it under the pool
      * lock right after its run. Set at creation, then read-only. */
     bool self_released;
@@ -237,27 +237,29 @@ void ntp__monitor_watch(ntp_pool *p);
 ntp_status ntp__object_init(ntp__object *obj, const ntp__object_ops *ops,
                             void *ctx, const ntp_env *env);
 /*
- * The fast creation of a one-shot object that nobody but the pool ever
- * holds (a simple callback with no cleanup group, no library and no
- * persistent flag; the caller checks that): everything init does, under
- * the pool lock the caller already holds to post it, and the object starts
- * released, with no pin. It is destroyed by the worker that ran it, in the
- * same critical section that ends the run (ntp__object_retire_locked), so
- * a TrySubmit costs the pool lock twice instead of eight times.
- * NTP_EINVAL if the pool is closed (SPEC 3).
+ * The fast life of a one-shot object that nobody but the pool ever holds
+ * (a simple callback with no cleanup group, no library and no persistent
+ * flag; the caller checks that). It starts released, with no pin, and is
+ * counted in its pool but not linked into p->objects:
+ *   prepare (no lock): what ntp__object_init does for it, for pool p;
+ *   attach (pool lock held, the caller posts it in the same critical
+ *     section): NTP_EINVAL if the pool is closed (SPEC 3), then the caller
+ *     undoes the prepare with ntp__object_free_oneshot;
+ *   retire (pool lock held, by the worker that ran it, in the critical
+ *     section that ends the run, once ntp__object_settle_locked said it
+ *     must be destroyed): false, doing nothing, if it has a release hook,
+ *     a finalizer or a library reference, which need the common
+ *     ntp__object_destroy; the caller holds another pool reference, so
+ *     the object's cannot be the last;
+ *   free (no lock): after a retire, or a refused attach.
+ * So a TrySubmit takes the pool lock twice (post, end of run) instead of
+ * eight times.
  */
-ntp_status ntp__object_init_oneshot_locked(ntp__object *obj,
-                                           const ntp__object_ops *ops,
-                                           void *ctx, const ntp_env *env,
-                                           ntp_pool *p);
-/* For a settled object (ntp__object_settle_locked returned true) that
- * was created released and has no release hook, no finalizer and no
- * library reference: the destruction that needs the pool lock, done under
- * it. The caller holds another pool reference (the object's cannot be the
- * last) and must ntp__free(obj) after unlocking. False, doing nothing, if
- * the object does not qualify: then call ntp__object_destroy after
- * unlocking. */
+void ntp__object_prepare_oneshot(ntp__object *obj, const ntp__object_ops *ops,
+                                 void *ctx, const ntp_env *env, ntp_pool *p);
+ntp_status ntp__object_attach_oneshot_locked(ntp__object *obj);
 bool ntp__object_retire_locked(ntp__object *obj);
+void ntp__object_free_oneshot(ntp__object *obj);
 /* True if p is a live object of this kind (NULL and other tags: false). */
 bool ntp__object_check(const void *p, ntp__object_kind kind);
 void ntp__object_submit(ntp__object *obj);

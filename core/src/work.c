@@ -7,9 +7,10 @@
  * released by its cleanup group if cancelled first; either way it is freed
  * by the common path, which runs its release hook once. One with no cleanup
  * group, library or persistent flag (the usual TrySubmit) is created
- * released (ntp__object_init_oneshot_locked): the worker that runs it
- * destroys it as its run ends, under the pool lock it already holds, or
- * through the common path if it has a release hook.
+ * released (ntp__object_prepare_oneshot): the worker that runs it retires
+ * it as its run ends, under the pool lock it already holds, and frees it
+ * after unlocking, or destroys it through the common path if it has a
+ * release hook.
  */
 #include "object.h"
 
@@ -116,8 +117,8 @@ ntp_work_context(ntp_work *w)
     return ntp__object_check(w, NTP__KIND_WORK) ? w->base.ctx : NULL;
 }
 
-/* A simple callback that only the pool will ever hold: the fast path of
- * ntp__object_init_oneshot_locked applies. */
+/* A simple callback that only the pool will ever hold: the fast life of
+ * ntp__object_prepare_oneshot applies (object.h). */
 static bool
 oneshot_env(const ntp_env *env)
 {
@@ -144,17 +145,17 @@ ntp_try_submit_ex(ntp_simple_cb cb, void *ctx, const ntp_env *env,
             return NTP_ENOMEM;
         s->cb = cb;
         s->base.release = release;
-        /* Created, counted and posted in one critical section; from the
-         * unlock on, the worker that runs it owns it and frees it. */
+        ntp__object_prepare_oneshot(&s->base, &simple_ops, ctx, env, p);
+        /* Counted and posted in one critical section; from the unlock on,
+         * the worker that runs it owns it and retires it. */
         ntp__kick k = {0};
         pthread_mutex_lock(&p->lock);
-        st = ntp__object_init_oneshot_locked(&s->base, &simple_ops, ctx, env,
-                                             p);
+        st = ntp__object_attach_oneshot_locked(&s->base);
         if (st == 0)
             ntp__pool_post_locked(p, &s->base, &k);
         pthread_mutex_unlock(&p->lock);
         if (st < 0) {
-            ntp__free(s);
+            ntp__object_free_oneshot(&s->base);
             return st;
         }
         ntp__pool_kick(p, &k);

@@ -157,13 +157,13 @@ ntp__pool_kick(ntp_pool *p, const ntp__kick *k)
         ntp__monitor_watch(p);
 }
 
-/* Free the memory of the object this worker retired last, if any. No lock
- * held: the allocator is user code (ntp_set_allocator). */
+/* Free the object this worker retired last, if any. No lock held: the
+ * allocator is user code (ntp_set_allocator). */
 static void
 free_retired(ntp__worker *self)
 {
     if (self->retired) {
-        ntp__free(self->retired);
+        ntp__object_free_oneshot(self->retired);
         self->retired = NULL;
     }
 }
@@ -220,19 +220,6 @@ run_one_locked(ntp_pool *p, ntp__worker *self, ntp__object *obj)
     }
 }
 
-/* Attempts at the pool lock before blocking on it, after a spin. */
-#define LOCK_TRIES 200
-
-static inline void
-cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 /* Spin for up to SPIN_NS with the lock dropped, until something is posted.
  * Returns true if something was (the caller looks at the queue again).
  * Pool lock held on entry and return. */
@@ -255,16 +242,6 @@ spin_for_work(ntp_pool *p)
         sched_yield();
         if (i % 8 == 0 && ntp__now_ns() - start >= SPIN_NS)
             break;
-    }
-    /* post_seq moves while the poster still holds the lock: blocking on it
-     * now would put this thread to sleep for the poster to wake it as it
-     * unlocks (a futex wait and a futex wake per post, the largest item in
-     * a TrySubmit loop's profile). The poster is a few instructions from
-     * unlocking, so try a little first. */
-    for (int tries = 0; tries < LOCK_TRIES; tries++) {
-        if (pthread_mutex_trylock(&p->lock) == 0)
-            return posted;
-        cpu_relax();
     }
     pthread_mutex_lock(&p->lock);
     return posted;
