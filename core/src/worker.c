@@ -88,7 +88,7 @@ ntp__pool_decide_locked(ntp_pool *p, ntp__kick *k)
 }
 
 /* The queue depth per priority, for the timeline. Pool lock held. */
-static void
+static NTP__COLD void
 trace_queue_locked(ntp_pool *p)
 {
     uint64_t v = 0;
