@@ -69,7 +69,10 @@ def wine_command(build):
     if not wine or not os.path.exists(exe):
         return None, "wine or %s missing" % exe
     cmd = [wine, exe]
+    WINE_ENV["WINEPREFIX"] = os.path.abspath(os.path.join(build,
+                                                          "wine-prefix"))
     try:
+        # The first run creates the Wine prefix, which takes a while.
         probe = subprocess.run(cmd + ["work", "1000", "2"], timeout=300,
                                capture_output=True, text=True,
                                env=wine_env())
@@ -80,10 +83,14 @@ def wine_command(build):
     return cmd, None
 
 
+# Wine's settings: quiet, and a prefix of its own inside the build
+# directory rather than the user's ~/.wine.
+WINE_ENV = {"WINEDEBUG": "-all"}
+
+
 def wine_env():
     env = dict(os.environ)
-    env.setdefault("WINEDEBUG", "-all")
-    env.setdefault("WINEPREFIX", os.path.expanduser("~/.wine-ntpool-bench"))
+    env.update(WINE_ENV)
     return env
 
 
