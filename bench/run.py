@@ -267,6 +267,23 @@ def run_one(impl):
     return parse(out.stdout)
 
 
+def load_samples(path):
+    """The samples of a previous run, from its latest.csv."""
+    samples = {}
+    runs = 0
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            values = row["samples"].split()
+            runs = max(runs, len(values))
+            per_run = samples.setdefault(
+                (row["case"], row["implementation"]),
+                [{} for _ in values])
+            for d, v in zip(per_run, values):
+                if v != "-":
+                    d[row["key"]] = float(v)
+    return samples, runs
+
+
 def measure(all_cases, runs):
     samples = {}  # (case, impl label) -> [dict]
     for r in range(runs):
@@ -328,28 +345,40 @@ def chart(case, med, out_dir):
     gnuplot = shutil.which("gnuplot")
     if not gnuplot:
         return None
-    rows = [(i.label, med[i.label][case.primary]) for i in case.impls
+    rows = [(i, med[i.label][case.primary]) for i in case.impls
             if med[i.label] and case.primary in med[i.label]]
     if not rows:
         return None
     data = os.path.join(out_dir, case.name + ".dat")
     with open(data, "w") as f:
-        for label, v in rows:
-            f.write('"%s" %g\n' % (label, v))
+        for impl, v in rows:
+            # ntpool blue, peers grey, floors green.
+            colour = (0x3a7bd5 if impl.ours else
+                      0x5aa469 if impl.floor else 0x9a9a9a)
+            f.write('"%s" %g %d\n' % (impl.label, v, colour))
     png = os.path.join(out_dir, case.name + ".png")
+    values = [v for _, v in rows if v > 0]
+    title = case.chart_title or case.title
+    # One slow peer (Wine, say) would flatten every other bar.
+    if values and max(values) / min(values) > 50:
+        scale = "set logscale y\nset yrange [%g:*]" % (min(values) / 2)
+        title += ", log scale"
+    else:
+        scale = "set yrange [0:*]"
     script = """
-set terminal pngcairo size 900,420 font ",10"
+set terminal pngcairo size 900,420 font ",10" noenhanced
 set output '%s'
 set title '%s'
 set style fill solid 0.8
 set boxwidth 0.6
-set yrange [0:*]
+%s
 set grid ytics
 set xtics rotate by -20
 unset key
-plot '%s' using 0:2:xtic(1) with boxes lc rgb '#3a7bd5', \\
-     '' using 0:2:(sprintf('%%.3g', $2)) with labels offset 0,1
-""" % (png, case.chart_title or case.title, data)
+plot '%s' using 0:2:3:xtic(1) with boxes lc rgb variable, \\
+     '' using 0:2:($2 >= 100 ? sprintf('%%.0f', $2) : \\
+                   sprintf('%%.3g', $2)) with labels offset 0,1
+""" % (png, title, scale, data)
     subprocess.run([gnuplot], input=script, text=True, check=True)
     os.remove(data)
     return png
@@ -363,6 +392,9 @@ def main():
     parser.add_argument("--cases", default="",
                         help="comma-separated case names (default: all)")
     parser.add_argument("--no-wine", action="store_true")
+    parser.add_argument("--replot", action="store_true",
+                        help="measure nothing: redo the tables and charts "
+                             "from <out>/latest.csv")
     parser.add_argument("--throughput-n", type=int, default=1000000)
     parser.add_argument("--latency-n", type=int, default=10000)
     parser.add_argument("--timers-n", type=int, default=100000)
@@ -372,8 +404,11 @@ def main():
     sizes = {"throughput": args.throughput_n, "latency": args.latency_n,
              "timers": args.timers_n, "periodic": args.periodic_ticks,
              "waits": [int(x) for x in args.waits_n.split(",")]}
-    wine, why = (None, "--no-wine") if args.no_wine else \
-        wine_command(args.build)
+    if args.replot:
+        wine, why = ["wine"], None  # only the labels matter
+    else:
+        wine, why = (None, "--no-wine") if args.no_wine else \
+            wine_command(args.build)
     if not wine:
         print("no Wine rows: %s" % why, file=sys.stderr)
     all_cases = cases(args.build, sizes, wine)
@@ -382,7 +417,13 @@ def main():
         all_cases = [c for c in all_cases
                      if c.name in wanted or c.name.split("-")[0] in wanted]
     os.makedirs(args.out, exist_ok=True)
-    samples = measure(all_cases, args.runs)
+    if args.replot:
+        samples, args.runs = load_samples(os.path.join(args.out,
+                                                       "latest.csv"))
+        all_cases = [c for c in all_cases
+                     if any(k[0] == c.name for k in samples)]
+    else:
+        samples = measure(all_cases, args.runs)
     lines = ["Measured %s on %s (%d CPUs), median of %d runs, "
              "implementations interleaved. Command: `make bench`."
              % (time.strftime("%Y-%m-%d"), os.uname().nodename, ncpu(),
