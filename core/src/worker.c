@@ -21,7 +21,9 @@
  *     wake-up at all: a stream of posts (a timer storm, TrySubmit in a
  *     loop) otherwise costs a futex wake and two context switches per
  *     callback. A pause longer than SPIN_NS (an idle pool) parks as
- *     before, so wake latency and idle CPU are unchanged.
+ *     before, so wake latency is unchanged; the price is up to SPIN_NS of
+ *     CPU time (mostly given away in sched_yield) per worker per burst:
+ *     measured, 17 us per callback when callbacks come one at a time.
  *
  * LIFETIME: a worker's record lives on its own stack; the worker holds one
  * pool reference from the moment it is counted in `threads` until it
