@@ -126,8 +126,13 @@ def cases(build, sizes, wine):
         Impl("glib", prog("latency", "glib", n_lat)),
         Impl("libuv", prog("latency", "libuv", n_lat)),
         Impl("plain", prog("latency", "plain", n_lat)),
+        Impl("ntpool win32.h (1 ms pauses)",
+             prog("win32", "latency", n_lat, threads), ours=True),
         Impl("futex floor", prog("floor", "wake", n_lat), floor=True),
     ]
+    if wine:
+        latency.append(Impl("wine (1 ms pauses)",
+                            wine + ["latency", n_lat, threads]))
     n_tim, span = sizes["timers"], 1000
     timers = [
         Impl("ntpool", prog("timers", "oneshot", "ntpool", n_tim, span, 0),
@@ -158,6 +163,7 @@ def cases(build, sizes, wine):
             Impl("ntpool win32.h", prog("win32", "waits", nw, threads),
                  ours=True),
             Impl("libuv", prog("waits", "libuv", nw)),
+            Impl("glib", prog("waits", "glib", nw)),
             Impl("eventfd+epoll floor", prog("waits", "floor", nw),
                  floor=True),
         ]

@@ -9,7 +9,8 @@
  * a pool of as many workers as CPUs), libuv (uv_poll_t on an eventfd each,
  * callbacks on the loop thread, which starts once every event is
  * signalled: libuv's loop cannot be signalled into from outside while it
- * runs without an async handle per wake-up), floor (an eventfd each in one
+ * runs without an async handle per wake-up), glib (g_unix_fd_add on an
+ * eventfd each, the same way on GLib's main loop), floor (an eventfd each in one
  * epoll set, one thread taking the events in batches and running the
  * callbacks, signalled from the main thread: what the kernel allows).
  * Prints seconds, ns_per_wait, threads (the process's threads besides
@@ -21,6 +22,8 @@
 
 #include <ntpool.h>
 
+#include <glib-unix.h>
+#include <glib.h>
 #include <uv.h>
 
 #include <pthread.h>
@@ -149,6 +152,41 @@ waits_libuv(void)
     return dt;
 }
 
+/* ---- GLib ---- */
+
+static gboolean
+on_glib_fd(gint fd, GIOCondition condition, gpointer data)
+{
+    (void)condition, (void)data;
+    uint64_t v;
+    if (read(fd, &v, sizeof v) != sizeof v)
+        abort();
+    one_done();
+    return G_SOURCE_REMOVE;
+}
+
+static uint64_t
+waits_glib(void)
+{
+    int *fds = calloc((size_t)n_waits, sizeof *fds);
+    for (long i = 0; i < n_waits; i++) {
+        fds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        g_unix_fd_add(fds[i], G_IO_IN, on_glib_fd, NULL);
+    }
+    uint64_t one = 1;
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < n_waits; i++)
+        if (write(fds[i], &one, sizeof one) != sizeof one)
+            abort();
+    while (atomic_load(&done) < n_waits)
+        g_main_context_iteration(NULL, TRUE);
+    uint64_t dt = bench_now_ns() - t0;
+    for (long i = 0; i < n_waits; i++)
+        close(fds[i]);
+    free(fds);
+    return dt;
+}
+
 /* ---- the floor: eventfd + epoll, one thread ---- */
 
 static int floor_epfd;
@@ -204,7 +242,7 @@ waits_floor(void)
 int
 main(int argc, char **argv)
 {
-    const char *usage = "ntpool|libuv|floor [N]";
+    const char *usage = "ntpool|libuv|glib|floor [N]";
     if (argc < 2)
         bench_usage(argv[0], usage);
     n_waits = argc > 2 ? atol(argv[2]) : 1000;
@@ -213,11 +251,14 @@ main(int argc, char **argv)
     uint64_t dt;
     if (!strcmp(impl, "ntpool")) {
         dt = waits_ntpool();
-    } else if (!strcmp(impl, "libuv") || !strcmp(impl, "floor")) {
+    } else if (!strcmp(impl, "libuv") || !strcmp(impl, "glib") ||
+               !strcmp(impl, "floor")) {
         n_waits = waits_that_fit(n_waits);
         if (n_waits < 1)
             return 1;
-        dt = impl[0] == 'l' ? waits_libuv() : waits_floor();
+        dt = impl[0] == 'l'   ? waits_libuv()
+             : impl[0] == 'g' ? waits_glib()
+                              : waits_floor();
     } else {
         bench_usage(argv[0], usage);
         return 2;

@@ -13,9 +13,14 @@
  *                                 within SPAN_MS (the seed of timers.c)
  *   PROG waits N THREADS          N waits, each on its own auto-reset
  *                                 event, all signalled from one thread
+ *   PROG latency N THREADS        wake latency on an idle pool: a work
+ *                                 object submitted N times, each after a
+ *                                 1 ms pause, from the submit to the
+ *                                 first instruction of the callback
  *
  * Every case runs on a private pool of THREADS threads at most. Output as
- * common.h: work/try print seconds, ns_per_task; timers print median_ms,
+ * common.h: work/try print seconds, ns_per_task; latency prints median_us,
+ * p99_us; timers print median_ms,
  * p99_ms, max_ms, early, threads; waits print seconds, ns_per_wait,
  * threads. `threads` is the process's threads besides the main one, which
  * for Wine includes its waiter threads (one per 63 waits or timers).
@@ -277,10 +282,52 @@ static int
 usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s work|try N THREADS | timers N SPAN_MS THREADS | "
-            "waits N THREADS\n",
+            "usage: %s work|try|waits|latency N THREADS | "
+            "timers N SPAN_MS THREADS\n",
             prog);
     return 2;
+}
+
+/* ---- wake latency ---- */
+
+static int64_t volatile started_at;
+
+static VOID CALLBACK
+on_stamp(PTP_CALLBACK_INSTANCE inst, PVOID ctx, PTP_WORK work)
+{
+    (void)ctx, (void)work;
+    started_at = now_ns();
+    SetEventWhenCallbackReturns(inst, all_done);
+}
+
+static int
+latency(long n)
+{
+    PTP_WORK work = CreateThreadpoolWork(on_stamp, NULL, &env);
+    int64_t *lat = calloc((size_t)n, sizeof *lat);
+    if (!work || !lat)
+        return 1;
+    /* Warm up: let the pool start its threads first. */
+    for (int i = 0; i < 100; i++) {
+        SubmitThreadpoolWork(work);
+        WaitForSingleObject(all_done, INFINITE);
+    }
+    for (long i = 0; i < n; i++) {
+        /* Long enough for the pool to park (latency.c pauses 300 us;
+         * the Windows API sleeps in milliseconds). */
+        Sleep(1);
+        int64_t t0 = now_ns();
+        SubmitThreadpoolWork(work);
+        WaitForSingleObject(all_done, INFINITE);
+        lat[i] = started_at - t0;
+    }
+    WaitForThreadpoolWorkCallbacks(work, FALSE);
+    CloseThreadpoolWork(work);
+    qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
+    printf("median_us=%.6g p99_us=%.6g\n", (double)lat[n / 2] / 1e3,
+           (double)lat[n * 99 / 100] / 1e3);
+    free(lat);
+    return 0;
 }
 
 int
@@ -301,6 +348,8 @@ main(int argc, char **argv)
         rc = timers(n, (unsigned)atoi(argv[3]));
     else if (!strcmp(argv[1], "waits"))
         rc = waits(n);
+    else if (!strcmp(argv[1], "latency"))
+        rc = latency(n);
     else
         rc = usage(argv[0]);
     stop_pool();
