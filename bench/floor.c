@@ -20,7 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static atomic_int word;         /* 0: park; n > 0: round n may start */
+static atomic_int word; /* 0: park; n > 0: round n may start */
 static _Atomic uint64_t woke_at;
 static sem_t acked;
 

@@ -23,8 +23,8 @@ static sem_t all_done;
 static void
 trivial(void)
 {
-    if (atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed) + 1 ==
-        target)
+    if (atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed) + 1
+        == target)
         sem_post(&all_done);
 }
 

@@ -39,8 +39,8 @@
 #include <unistd.h>
 
 static long n_timers;
-static uint64_t *due_at;   /* per timer, CLOCK_MONOTONIC ns */
-static int64_t *late_ns;   /* per timer, written by its callback */
+static uint64_t *due_at; /* per timer, CLOCK_MONOTONIC ns */
+static int64_t *late_ns; /* per timer, written by its callback */
 static atomic_long fired;
 static sem_t all_fired;
 static uint64_t arm_ns; /* arming every timer took this long */
@@ -98,12 +98,14 @@ oneshot_ntpool(unsigned window_ms)
     ntp_env env;
     ntp_pool_create(&pool);
     ntp_pool_set_max_threads(pool, bench_ncpu());
+    ntp_pool_set_min_threads(pool, bench_ncpu()); /* started up front */
     ntp_env_init(&env);
     ntp_env_set_pool(&env, pool);
     ntp_timer **timers = calloc((size_t)n_timers, sizeof *timers);
     for (long i = 0; i < n_timers; i++)
         if (ntp_timer_create(&timers[i], on_ntp_timer, (void *)(intptr_t)i,
-                             &env) != 0)
+                             &env)
+            != 0)
             abort();
     plan_due_times();
     uint64_t t0 = bench_now_ns();
@@ -210,9 +212,8 @@ oneshot_floor(void)
         if (heap_len == 0)
             break;
         uint64_t next = due_at[heap[0]];
-        struct itimerspec its = {
-            .it_value = {(time_t)(next / 1000000000u),
-                         (long)(next % 1000000000u)}};
+        struct itimerspec its = {.it_value = {(time_t)(next / 1000000000u),
+                                              (long)(next % 1000000000u)}};
         timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
         uint64_t expirations;
         if (read(tfd, &expirations, sizeof expirations) < 0)
@@ -313,6 +314,7 @@ periodic(const char *impl, long n)
         ntp_timer *t;
         ntp_pool_create(&pool);
         ntp_pool_set_max_threads(pool, bench_ncpu());
+        ntp_pool_set_min_threads(pool, bench_ncpu()); /* started up front */
         ntp_env_init(&env);
         ntp_env_set_pool(&env, pool);
         ntp_timer_create(&t, on_ntp_tick, NULL, &env);

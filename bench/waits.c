@@ -10,8 +10,8 @@
  * callbacks on the loop thread, which starts once every event is
  * signalled: libuv's loop cannot be signalled into from outside while it
  * runs without an async handle per wake-up), glib (g_unix_fd_add on an
- * eventfd each, the same way on GLib's main loop), floor (an eventfd each in one
- * epoll set, one thread taking the events in batches and running the
+ * eventfd each, the same way on GLib's main loop), floor (an eventfd each in
+ * one epoll set, one thread taking the events in batches and running the
  * callbacks, signalled from the main thread: what the kernel allows).
  * Prints seconds, ns_per_wait, threads (the process's threads besides
  * the main one while the callbacks run) and n_measured: the fd-based
@@ -82,13 +82,14 @@ waits_ntpool(void)
     ntp_env env;
     ntp_pool_create(&pool);
     ntp_pool_set_max_threads(pool, bench_ncpu());
+    ntp_pool_set_min_threads(pool, bench_ncpu()); /* started up front */
     ntp_env_init(&env);
     ntp_env_set_pool(&env, pool);
     ntp_handle **events = calloc((size_t)n_waits, sizeof *events);
     ntp_wait **waits = calloc((size_t)n_waits, sizeof *waits);
     for (long i = 0; i < n_waits; i++) {
-        if (ntp_event_create(&events[i], false, false) != 0 ||
-            ntp_wait_create(&waits[i], on_ntp_wait, NULL, &env) != 0)
+        if (ntp_event_create(&events[i], false, false) != 0
+            || ntp_wait_create(&waits[i], on_ntp_wait, NULL, &env) != 0)
             abort();
         ntp_wait_set(waits[i], events[i], NTP_INFINITE);
     }
@@ -201,8 +202,7 @@ floor_loop(void *arg)
         int n = epoll_wait(floor_epfd, events, 1024, -1);
         for (int k = 0; k < n; k++) {
             uint64_t v;
-            if (read(floor_fds[events[k].data.u64], &v, sizeof v) !=
-                sizeof v)
+            if (read(floor_fds[events[k].data.u64], &v, sizeof v) != sizeof v)
                 abort();
             one_done();
         }
@@ -251,8 +251,8 @@ main(int argc, char **argv)
     uint64_t dt;
     if (!strcmp(impl, "ntpool")) {
         dt = waits_ntpool();
-    } else if (!strcmp(impl, "libuv") || !strcmp(impl, "glib") ||
-               !strcmp(impl, "floor")) {
+    } else if (!strcmp(impl, "libuv") || !strcmp(impl, "glib")
+               || !strcmp(impl, "floor")) {
         n_waits = waits_that_fit(n_waits);
         if (n_waits < 1)
             return 1;
