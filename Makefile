@@ -24,7 +24,10 @@ CMAKE_ARGS ?=
 # already on PATH (a pip-installed one, say) is fine.
 APT_PACKAGES := build-essential clang libclang-rt-14-dev liburing-dev
 # The Lua module and its tests (issue 6).
-APT_PACKAGES += swig liblua5.4-dev lua5.4 lua-busted
+APT_PACKAGES += swig liblua5.4-dev lua5.4 lua-busted lua-dkjson
+# The benchmark programs' peers: the plain build compiles bench/ (issue 7)
+# so that the programs cannot rot; `make bench` runs them.
+APT_PACKAGES += pkg-config libglib2.0-dev libuv1-dev
 CMAKE_MIN_VERSION := 3.18
 
 # Sanitizers slow code down several times; the runner stretches every
@@ -36,7 +39,8 @@ SANITIZER_TIMEOUT_MULTIPLIER := 3
 .NOTPARALLEL:
 
 .PHONY: all help deps build test test-c test-c-asan test-c-tsan demo clean
-.PHONY: test-fuzz test-lua bench conformance conformance-wine
+.PHONY: test-fuzz test-lua test-python test-lua-sanitized python-venv
+.PHONY: bench bench-python conformance conformance-wine
 
 all: build
 
@@ -82,7 +86,7 @@ endef
 build:
 	$(call cmake_build,build,)
 
-test: test-c test-c-asan test-c-tsan test-fuzz test-lua
+test: test-c test-c-asan test-c-tsan test-fuzz test-lua test-python test-lua-sanitized
 
 test-c: deps build
 	cd build && $(CTEST) --output-on-failure -j $(CTEST_JOBS)
@@ -120,16 +124,27 @@ test-c-tsan: deps
 	NTP_TEST_TIMEOUT_MULTIPLIER=$(SANITIZER_TIMEOUT_MULTIPLIER) \
 	    $$wrap $(CTEST) --output-on-failure -j $(CTEST_JOBS)
 
-demo: deps build
+demo: deps build python-venv
 	@test -x build/examples/tour || \
 	    { echo "demo: build/examples/tour was not built" \
 	           "(is examples/tour.c there?)" >&2; exit 1; }
 	./build/examples/tour build/tour-c.json
-	PYTHONPATH=python python3 -m ntpool.trace build/tour-c.json \
+	$(DEMO_PYTHON) -m ntpool.trace build/tour-c.json \
 	    -o build/tour-c.svg --title "make demo: the C tour, one lane per thread"
 	./build/examples/win32-tour
 	./build/examples/win32-legacy
-	$(LUA_TEST_ENV) lua5.4 examples/tour.lua
+	$(LUA_TEST_ENV) lua5.4 examples/tour.lua build/tour-lua.json
+	$(DEMO_PYTHON) -m ntpool.trace build/tour-lua.json \
+	    -o build/tour-lua.svg --title "make demo: the Lua tour, one lane per thread"
+	$(DEMO_PYTHON) examples/tour.py build/tour-py.json
+
+# One venv with the package installed (pip install .), for the demo and
+# the Python benchmark: build-python/venv-demo, from python3 on PATH.
+DEMO_VENV = build-python/venv-demo
+DEMO_PYTHON = $(DEMO_VENV)/bin/python
+python-venv:
+	@test -x $(DEMO_PYTHON) || python3 -m venv $(DEMO_VENV)
+	$(DEMO_PYTHON) -m pip install -q --disable-pip-version-check .
 
 # A short libFuzzer run (clang, ASan+UBSan) of tests/fuzz/fuzz_ops.c over
 # the committed corpus; new inputs go to build-fuzz/corpus, crashes to
@@ -153,20 +168,43 @@ test-lua: deps build
 	    { echo "test-lua: build/lua/ntpool/raw.so was not built" \
 	           "(liblua5.4-dev missing?)" >&2; exit 1; }
 	$(LUA_TEST_ENV) lua5.4 "$$(command -v busted)" --pattern='^test%-' tests/lua
+	sh tests/lua/install-check.sh build
 
-# Benchmarks side by side with the peers (bench/run.py): installs GLib,
-# libuv and gnuplot if missing, builds build-bench/ (Release), runs every
-# case BENCH_RUNS times and writes bench/results/latest.md and a chart.
-BENCH_APT_PACKAGES := libglib2.0-dev libuv1-dev gnuplot-nox pkg-config
+# The Lua suite again against the module of each sanitizer tree (which
+# test-c-asan and test-c-tsan have built by then; cheap if up to date).
+test-lua-sanitized: deps
+	$(call cmake_build,build-asan,-DNTPOOL_SANITIZE=address)
+	sh tests/lua/run-sanitized.sh build-asan
+	$(call cmake_build,build-tsan,-DNTPOOL_SANITIZE=thread)
+	sh tests/lua/run-sanitized.sh build-tsan
+
+# The Python suite under every CPython 3.9-3.13 that pyenv has here, each
+# in its own venv with `pip install .`, then the packaging check (see the
+# script). PYTHONS="/path/python3.X ..." picks the interpreters.
+test-python: deps
+	tests/python/run-all-pythons.sh
+
+# Benchmarks side by side with the peers (bench/, bench/run.py): installs
+# GLib, libuv, gnuplot, mingw-w64 and Wine if missing, builds build-bench/
+# (Release), runs every case BENCH_RUNS times and writes
+# bench/results/latest.md, latest.csv and a chart per case.
+BENCH_APT_PACKAGES := gnuplot-nox gcc-mingw-w64-x86-64 wine wine64
+# The Lua case: luv's work queue is the peer (bench/lua_case.py).
+BENCH_APT_PACKAGES += lua-luv
 BENCH_RUNS ?= 5
-bench:
+bench: python-venv
 	@$(MAKE) --no-print-directory deps \
 	    APT_PACKAGES="$(APT_PACKAGES) $(BENCH_APT_PACKAGES)"
 	$(CMAKE) -S . -B build-bench -DCMAKE_BUILD_TYPE=Release \
 	    -DNTPOOL_BUILD_BENCH=ON -DNTPOOL_BUILD_TESTS=OFF \
 	    -DNTPOOL_BUILD_EXAMPLES=OFF $(CMAKE_ARGS)
-	$(CMAKE) --build build-bench -j $(NPROC) --target ntpool-bench
-	python3 bench/run.py --runs $(BENCH_RUNS)
+	$(CMAKE) --build build-bench -j $(NPROC) --target ntpool-bench ntpool_lua
+	python3 bench/run.py --build build-bench --runs $(BENCH_RUNS)
+
+# Python callbacks against ThreadPoolExecutor and a SimpleQueue pool
+# (bench/python_bench.py), written to bench/results/python.md.
+bench-python: python-venv
+	$(DEMO_PYTHON) bench/python_bench.py --out bench/results/python.md
 
 # The Win32 conformance suite (tests/conformance/) alone; `make test` runs
 # it too, as the CTest test win32_conformance, plain and under the
@@ -187,4 +225,5 @@ conformance-wine:
 	tests/conformance/compare-wine.sh build build-wine
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz build-bench build-wine
+	rm -rf build build-asan build-tsan build-fuzz build-bench build-python \
+	    build-wine
