@@ -848,17 +848,17 @@ l_env_new(lua_State *L)
 static int
 l_env_gc(lua_State *L)
 {
-    lenv *e = lua_touserdata(L, 1);
-    if (e != NULL) {
-        ntp_env_destroy(&e->env);
-    }
+    /* Checked: a script can call the metamethod on anything. */
+    lenv *e = luaL_checkudata(L, 1, "ntpool.environment");
+    ntp_env_destroy(&e->env);
     return 0;
 }
 
 static int
 l_env_tostring(lua_State *L)
 {
-    lua_pushfstring(L, "ntpool.environment (%p)", lua_touserdata(L, 1));
+    lua_pushfstring(L, "ntpool.environment (%p)",
+                    luaL_checkudata(L, 1, "ntpool.environment"));
     return 1;
 }
 
@@ -907,7 +907,9 @@ static cbctx *
 check_cb(lua_State *L, int kind, bool open)
 {
     lcbobj *o = luaL_checkudata(L, 1, CB_NAMES[kind]);
-    if (open && o->c->obj == NULL) {
+    /* o->c is NULL once __close or __gc ran (a <close> variable that
+     * escaped its scope): closed too, with nothing left to look at. */
+    if (o->c == NULL || (open && o->c->obj == NULL)) {
         luaL_error(L, "operation on closed %s", CB_NAMES[kind]);
     }
     return o->c;
@@ -1210,6 +1212,21 @@ check_any_handle(lua_State *L, int idx)
     return NULL;
 }
 
+/* The handle userdata at idx, open or closed; raises for anything else
+ * (the metamethods below can be called by a script on any value). */
+static lhandle *
+check_handle_udata(lua_State *L, int idx)
+{
+    for (int i = 0; HANDLE_NAMES[i] != NULL; i++) {
+        lhandle *h = luaL_testudata(L, idx, HANDLE_NAMES[i]);
+        if (h != NULL) {
+            return h;
+        }
+    }
+    luaL_typeerror(L, idx, "ntpool handle");
+    return NULL;
+}
+
 static int
 l_wait_set(lua_State *L)
 {
@@ -1484,8 +1501,8 @@ l_thread_current(lua_State *L)
 static int
 l_handle_gc(lua_State *L)
 {
-    lhandle *h = lua_touserdata(L, 1);
-    if (h != NULL && h->h != NULL) {
+    lhandle *h = check_handle_udata(L, 1);
+    if (h->h != NULL) {
         ntp_handle_close(h->h);
         h->h = NULL;
     }
@@ -1502,7 +1519,7 @@ l_handle_close(lua_State *L)
 static int
 l_handle_tostring(lua_State *L)
 {
-    lhandle *h = lua_touserdata(L, 1);
+    lhandle *h = check_handle_udata(L, 1);
     luaL_getmetafield(L, 1, "__name");
     const char *name = lua_tostring(L, -1);
     if (h->h == NULL) {
@@ -1694,8 +1711,8 @@ l_cs_leave(lua_State *L)
 static int
 l_cs_gc(lua_State *L)
 {
-    lcs *c = lua_touserdata(L, 1);
-    if (c != NULL && c->live) {
+    lcs *c = luaL_checkudata(L, 1, "ntpool.critical_section");
+    if (c->live) {
         c->live = false;
         ntp_cs_destroy(&c->cs);
     }
@@ -2092,15 +2109,13 @@ l_group_close_members(lua_State *L)
 static int
 l_group_gc(lua_State *L)
 {
-    lgroup *g = lua_touserdata(L, 1);
+    lgroup *g = luaL_checkudata(L, 1, "ntpool.cleanup_group");
     /* Members keep their group alive (user value 3), so an unreachable
      * group has none left on the Lua side. */
-    if (g != NULL && g->g != NULL && g->members == NULL) {
+    if (g->g != NULL && g->members == NULL) {
         ntp_cleanup_group_close(g->g);
     }
-    if (g != NULL) {
-        g->g = NULL;
-    }
+    g->g = NULL;
     return 0;
 }
 
