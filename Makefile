@@ -2,7 +2,8 @@
 #
 #   make deps         install the missing build dependencies (apt)
 #   make build        build/ : libntpool.a, libntpool.so, tests, examples
-#   make test         the C suite plain, under ASan+UBSan, under TSan
+#   make test         the C suite plain, under ASan+UBSan, under TSan, under
+#                     valgrind; the fuzzer; the Lua suite
 #   make demo         run the tours in examples/
 #   make clean        remove every build directory
 #
@@ -22,6 +23,8 @@ CMAKE_ARGS ?=
 APT_PACKAGES := build-essential clang libclang-rt-14-dev liburing-dev
 # The Lua module and its tests (issue 6).
 APT_PACKAGES += swig liblua5.4-dev lua5.4 lua-busted
+# Memory checks (issue 8): make test-valgrind.
+APT_PACKAGES += valgrind
 CMAKE_MIN_VERSION := 3.18
 
 # Sanitizers slow code down several times; the runner stretches every
@@ -33,12 +36,12 @@ SANITIZER_TIMEOUT_MULTIPLIER := 3
 .NOTPARALLEL:
 
 .PHONY: all help deps build test test-c test-c-asan test-c-tsan demo clean
-.PHONY: test-fuzz test-lua bench
+.PHONY: test-fuzz test-lua test-valgrind bench
 
 all: build
 
 help:
-	@sed -n '1,10s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '1,11s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 # Quiet when everything is present; installs only what is missing.
 deps:
@@ -79,7 +82,7 @@ endef
 build:
 	$(call cmake_build,build,)
 
-test: test-c test-c-asan test-c-tsan test-fuzz test-lua
+test: test-c test-c-asan test-c-tsan test-fuzz test-lua test-valgrind
 
 test-c: deps build
 	cd build && $(CTEST) --output-on-failure -j $(CTEST_JOBS)
@@ -140,6 +143,14 @@ test-fuzz: deps
 	cd build-fuzz && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
 	    ./fuzz-ops -max_total_time=$(FUZZ_SECONDS) -timeout=30 \
 	    -print_final_stats=1 corpus ../tests/fuzz/corpus
+
+# valgrind memcheck over the whole C suite, one process per test, with the
+# plain build's runner (tests/valgrind/memcheck.sh); about 4 minutes on 2
+# cores. VALGRIND_TESTS=REGEX runs a subset.
+VALGRIND_TESTS ?= .
+test-valgrind: deps build
+	JOBS=$(CTEST_JOBS) sh tests/valgrind/memcheck.sh build/ntpool-tests \
+	    '$(VALGRIND_TESTS)'
 
 # The Lua suite: busted on lua5.4 over build/lua/ntpool/raw.so and lua/.
 LUA_TEST_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;tests/lua/?.lua;;' \
