@@ -37,6 +37,10 @@ M.WT_TRANSFER_IMPERSONATION = 0x100
 
 local function ms_to_s(ms)
   if ms == nil or ms == M.INFINITE then return nil end
+  if type(ms) ~= "number" then
+    error(("bad timeout (milliseconds or nil expected, got %s)")
+          :format(type(ms)), 3)
+  end
   return ms / 1000
 end
 
@@ -364,5 +368,88 @@ function M.QueueUserAPC(func, thread, data)
 end
 function M.GetCurrentThreadId() return glue.thread_id() end
 function M.GetCurrentThread() return glue.current_thread() end
+
+-- Argument checks ------------------------------------------------------------
+-- The functions above call a method of the object they are given; called
+-- with nil, a number or another kind of object they would fail inside,
+-- with Lua's "attempt to index a nil value". Each is wrapped here to raise
+-- "bad argument #n to 'Name' (ntpool.event expected, got nil)" instead.
+
+local HANDLES = {"ntpool.event", "ntpool.semaphore", "ntpool.mutex",
+                 "ntpool.waitable_timer", "ntpool.thread", "ntpool.fd_handle"}
+local TIMER_QUEUE = "timer queue" -- a table from CreateTimerQueue
+local ENVIRON = "environment"     -- from InitializeThreadpoolEnvironment
+
+-- name = {argument number, accepted kinds}; "?" in front: nil accepted.
+local expected = {}
+local function expect(argn, kinds, names)
+  for _, name in ipairs(names) do expected[name] = {argn, kinds} end
+end
+expect(1, {"ntpool.pool"}, {"CloseThreadpool", "SetThreadpoolThreadMaximum",
+                            "SetThreadpoolThreadMinimum"})
+expect(1, {ENVIRON}, {"SetThreadpoolCallbackPool",
+                      "SetThreadpoolCallbackPriority",
+                      "SetThreadpoolCallbackRunsLong",
+                      "SetThreadpoolCallbackPersistent",
+                      "SetThreadpoolCallbackCleanupGroup"})
+expect(1, {"ntpool.cleanup_group"}, {"CloseThreadpoolCleanupGroupMembers",
+                                     "CloseThreadpoolCleanupGroup"})
+expect(1, {"ntpool.work"}, {"SubmitThreadpoolWork",
+                            "WaitForThreadpoolWorkCallbacks",
+                            "CloseThreadpoolWork"})
+expect(1, {"ntpool.timer"}, {"SetThreadpoolTimer", "SetThreadpoolTimerEx",
+                             "IsThreadpoolTimerSet",
+                             "WaitForThreadpoolTimerCallbacks",
+                             "CloseThreadpoolTimer"})
+expect(1, {"ntpool.wait"}, {"SetThreadpoolWait",
+                            "WaitForThreadpoolWaitCallbacks",
+                            "CloseThreadpoolWait", "UnregisterWait",
+                            "UnregisterWaitEx"})
+expect(1, {"ntpool.io"}, {"ReadFile", "WriteFile", "CancelIoEx",
+                          "WaitForThreadpoolIoCallbacks", "CloseThreadpoolIo"})
+expect(1, {"ntpool.instance"}, {"CallbackMayRunLong",
+                                "DisassociateCurrentThreadFromCallback",
+                                "SetEventWhenCallbackReturns",
+                                "ReleaseSemaphoreWhenCallbackReturns",
+                                "ReleaseMutexWhenCallbackReturns",
+                                "LeaveCriticalSectionWhenCallbackReturns",
+                                "FreeLibraryWhenCallbackReturns"})
+expect(1, {"ntpool.event"}, {"SetEvent", "ResetEvent", "PulseEvent"})
+expect(1, {"ntpool.semaphore"}, {"ReleaseSemaphore"})
+expect(1, {"ntpool.mutex"}, {"ReleaseMutex"})
+expect(1, {"ntpool.waitable_timer"}, {"SetWaitableTimer",
+                                      "CancelWaitableTimer"})
+expect(1, HANDLES, {"CloseHandle", "WaitForSingleObject",
+                    "WaitForSingleObjectEx"})
+expect(2, HANDLES, {"SignalObjectAndWait"})
+expect(1, {"ntpool.critical_section"}, {"DeleteCriticalSection",
+                                        "EnterCriticalSection",
+                                        "TryEnterCriticalSection",
+                                        "LeaveCriticalSection"})
+expect(2, {"ntpool.timer"}, {"ChangeTimerQueueTimer",
+                             "DeleteTimerQueueTimer"})
+expect(1, {TIMER_QUEUE}, {"DeleteTimerQueueEx", "DeleteTimerQueue"})
+
+local function kind_of(v)
+  if type(v) == "table" then
+    if type(v.timers) == "table" then return TIMER_QUEUE end
+    if v.priority ~= nil then return ENVIRON end
+  end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and mt.__name or type(v)
+end
+
+for name, spec in pairs(expected) do
+  local fn, argn, kinds = M[name], spec[1], spec[2]
+  M[name] = function(...)
+    local kind = kind_of((select(argn, ...)))
+    for _, k in ipairs(kinds) do
+      if k == kind then return fn(...) end
+    end
+    error(("bad argument #%d to '%s' (%s expected, got %s)"):format(
+        argn, name, #kinds > 1 and "ntpool handle" or kinds[1],
+        kind), 2)
+  end
+end
 
 return M
