@@ -817,9 +817,6 @@ end_world(world *w)
     }
     if (w->queue)
         (void)ntp_timer_queue_delete_ex(w->queue, NTP_COMPLETION_WAIT);
-    /* APCs queued to this thread (they may hold timer references). */
-    while (ntp_sleep_ex(0, true) == NTP_WAIT_IO_COMPLETION)
-        ;
     for (int g = 0; g < NGROUPS; g++)
         close_group(w, g, true);
     for (int i = 0; i < NHANDLES; i++)
@@ -827,7 +824,11 @@ end_world(world *w)
     for (int p = 0; p < NPOOLS; p++)
         if (w->pools[p])
             ntp_pool_close(w->pools[p]);
-    /* Simple callbacks and closed pools finish on their own. */
+    /* Simple callbacks and closed pools finish on their own. A waitable
+     * timer's completion APC queued to this thread holds a reference to
+     * the timer until it runs, and an expiry may queue one until the
+     * handle is closed: so the APCs run here, after the closes, by
+     * sleeping alertably. */
     for (int ms = 0; ntp_debug_live_objects() != 0; ms++) {
         if (ms > 10000) {
             fprintf(stderr, "fuzz-ops: %ld objects still alive 10 s after "
@@ -835,8 +836,7 @@ end_world(world *w)
                     ntp_debug_live_objects());
             abort();
         }
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
+        (void)ntp_sleep_ex(1, true);
     }
 }
 
