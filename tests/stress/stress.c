@@ -236,7 +236,8 @@ static bundle *
 bundle_new(rng *r)
 {
     bundle *b = stress_calloc(1, sizeof *b);
-    ntp_pool *pool = rng_below(r, 4) ? stress_shared_pool : NULL; /* NULL: default */
+    /* NULL: the default pool. */
+    ntp_pool *pool = rng_below(r, 4) ? stress_shared_pool : NULL;
     ntp_env_init(&b->plain_env);
     ntp_env_set_pool(&b->plain_env, pool);
     b->member_env = b->plain_env;

@@ -22,27 +22,27 @@
 
 extern atomic_int stress_failures;
 
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "stress: %s:%d: check failed: %s: ", __FILE__,   \
-                    __LINE__, #cond);                                        \
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                             \
-            atomic_fetch_add(&stress_failures, 1);                           \
-        }                                                                    \
+#define CHECK(cond, ...)                                                      \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            fprintf(stderr, "stress: %s:%d: check failed: %s: ", __FILE__,    \
+                    __LINE__, #cond);                                         \
+            fprintf(stderr, __VA_ARGS__);                                     \
+            fputc('\n', stderr);                                              \
+            atomic_fetch_add(&stress_failures, 1);                            \
+        }                                                                     \
     } while (0)
 
 /* For calls that cannot fail in a correct program: a failure ends the run
  * at once (exit status 2), since the ledger would be meaningless. */
-#define MUST(call)                                                           \
-    do {                                                                     \
-        ntp_status must_st_ = (call);                                        \
-        if (must_st_ != 0) {                                                 \
-            fprintf(stderr, "stress: %s failed: %s\n", #call,                \
-                    ntp_strerror(must_st_));                                 \
-            exit(2);                                                         \
-        }                                                                    \
+#define MUST(call)                                                            \
+    do {                                                                      \
+        ntp_status must_st_ = (call);                                         \
+        if (must_st_ != 0) {                                                  \
+            fprintf(stderr, "stress: %s failed: %s\n", #call,                 \
+                    ntp_strerror(must_st_));                                  \
+            exit(2);                                                          \
+        }                                                                     \
     } while (0)
 
 /* Per-thread random numbers (xorshift64*): a driver's sequence of

@@ -110,13 +110,15 @@ episode_check(io_episode *e)
         if (n == 1)
             continue;
         CHECK(n == 0, "operation %u of an I/O object: %u callbacks", i, n);
-        CHECK(e->may_silence, "operation %u of an I/O object lost: no "
-              "callback, and no cancelling wait or close", i);
+        CHECK(e->may_silence,
+              "operation %u of an I/O object lost: no callback, and no "
+              "cancelling wait or close",
+              i);
         size_t nbytes;
         CHECK(ntp_overlapped_result(&op->ov, &nbytes, false) != NTP_EBUSY,
-              "operation %u (%s, %s): no callback and still pending after "
-              "the object's end", i, kind_names[e->kind],
-              e->bound ? "bound" : "not bound");
+              "operation %u (%s, %s): no callback and still pending after the "
+              "object's end",
+              i, kind_names[e->kind], e->bound ? "bound" : "not bound");
         atomic_fetch_add(&io_silenced, 1);
     }
 }
@@ -140,8 +142,7 @@ account(io_episode *e, ntp_overlapped *ov, ntp_status result, size_t nbytes)
     CHECK(atomic_fetch_add(&op->callbacks, 1) == 0,
           "an I/O completion delivered twice");
     CHECK(result <= 0, "I/O result %d", result);
-    CHECK(nbytes <= OP_BUF, "%zu bytes for a %d-byte buffer", nbytes,
-          OP_BUF);
+    CHECK(nbytes <= OP_BUF, "%zu bytes for a %d-byte buffer", nbytes, OP_BUF);
     if (result == NTP_ECANCELED) {
         CHECK(nbytes == 0, "a cancelled operation moved %zu bytes", nbytes);
         atomic_fetch_add(&io_cancelled_results, 1);
@@ -224,8 +225,8 @@ episode_new(rng *r)
     atomic_fetch_add(&io_live_episodes, 1);
     atomic_fetch_add(&io_episodes, 1);
     if (rng_below(r, 4) == 0) {
-        ntp_status st = ntp_bind_io_completion_callback(&e->io, e->fd,
-                                                        bound_cb, e, 0);
+        ntp_status st =
+            ntp_bind_io_completion_callback(&e->io, e->fd, bound_cb, e, 0);
         /* NTP_EINVAL: our fd number was bound by an episode whose
          * binding ends asynchronously (its release hook) and the
          * kernel gave the number to us; make a plain object then. */
@@ -253,8 +254,8 @@ issue(io_episode *e, rng *r, bool write)
         return false;
     io_op *op = &e->ops[e->nops];
     memset(&op->ov, 0, sizeof op->ov);
-    op->ov.offset = e->kind == KIND_FILE ? rng_below(r, FILE_SPAN)
-                                         : NTP_IO_STREAM;
+    op->ov.offset =
+        e->kind == KIND_FILE ? rng_below(r, FILE_SPAN) : NTP_IO_STREAM;
     op->ov.event = rng_below(r, 2) ? e->op_event : NULL;
     size_t len = 1 + rng_below(r, OP_BUF);
     memset(op->buf, 'a' + (int)e->nops, sizeof op->buf);
@@ -289,8 +290,7 @@ issue_bad(io_episode *e)
         ov.offset = 12;
         st = ntp_io_read(e->io, &ov, (char[8]){0}, 8);
     }
-    CHECK(st == NTP_EINVAL, "a bad operation started: %s",
-          ntp_strerror(st));
+    CHECK(st == NTP_EINVAL, "a bad operation started: %s", ntp_strerror(st));
     ntp_io_cancel(e->io);
     atomic_fetch_add(&io_start_failures, 1);
 }
@@ -306,8 +306,7 @@ feed(io_episode *e, size_t n)
         n = sizeof bytes;
     memset(bytes, 'z', n);
     ssize_t w = write(e->peer, bytes, n);
-    CHECK(w >= 0 || errno == EAGAIN, "feeding the peer: %s",
-          strerror(errno));
+    CHECK(w >= 0 || errno == EAGAIN, "feeding the peer: %s", strerror(errno));
 }
 
 /* End every operation still waiting for its fd (CancelIoEx), then wait
@@ -317,8 +316,7 @@ settle_episode(io_episode *e)
 {
     if (e->kind != KIND_FILE) {
         ntp_status st = ntp_io_cancel_ops(e->io, NULL);
-        CHECK(st == 0 || st == NTP_ENOENT, "CancelIoEx: %s",
-              ntp_strerror(st));
+        CHECK(st == 0 || st == NTP_ENOENT, "CancelIoEx: %s", ntp_strerror(st));
     }
     ntp_io_wait(e->io, false);
 }
@@ -380,13 +378,17 @@ static bool
 episode_op(io_episode *e, rng *r)
 {
     switch (rng_below(r, 16)) {
-    case 0: case 1: case 2: case 3:
+    case 0:
+    case 1:
+    case 2:
+    case 3:
         if (!issue(e, r, false)) {
             dispose(e, r);
             return false;
         }
         break;
-    case 4: case 5:
+    case 4:
+    case 5:
         /* A write on a pipe's read end fails in the kernel, sometimes. */
         if (e->kind != KIND_PIPE || rng_below(r, 4) == 0)
             (void)issue(e, r, true);
@@ -394,16 +396,16 @@ episode_op(io_episode *e, rng *r)
     case 6:
         issue_bad(e);
         break;
-    case 7: case 8:
+    case 7:
+    case 8:
         feed(e, 1 + rng_below(r, OPS_PER_EPISODE * OP_BUF));
         break;
     case 9: {
-        ntp_overlapped *which =
-            e->nops && rng_below(r, 2) ? &e->ops[rng_below(r, e->nops)].ov
-                                       : NULL;
+        ntp_overlapped *which = e->nops && rng_below(r, 2)
+                                    ? &e->ops[rng_below(r, e->nops)].ov
+                                    : NULL;
         ntp_status st = ntp_io_cancel_ops(e->io, which);
-        CHECK(st == 0 || st == NTP_ENOENT, "CancelIoEx: %s",
-              ntp_strerror(st));
+        CHECK(st == 0 || st == NTP_ENOENT, "CancelIoEx: %s", ntp_strerror(st));
         break;
     }
     case 10:
@@ -422,8 +424,9 @@ episode_op(io_episode *e, rng *r)
             size_t nbytes = 0;
             bool wait = e->kind == KIND_FILE;
             ntp_status st = ntp_overlapped_result(&op->ov, &nbytes, wait);
-            CHECK(!wait || st != NTP_EBUSY, "GetOverlappedResult waited "
-                  "and found the operation pending");
+            CHECK(
+                !wait || st != NTP_EBUSY,
+                "GetOverlappedResult waited and found the operation pending");
             CHECK(st == NTP_EBUSY || nbytes <= OP_BUF, "%zu bytes", nbytes);
         }
         break;
@@ -480,16 +483,16 @@ stress_io_check(void)
     CHECK(io_issued == io_callbacks + io_silenced,
           "I/O operations %" PRIu64 " != callbacks %" PRIu64
           " + silenced %" PRIu64,
-          (uint64_t)io_issued, (uint64_t)io_callbacks,
-          (uint64_t)io_silenced);
+          (uint64_t)io_issued, (uint64_t)io_callbacks, (uint64_t)io_silenced);
 }
 
 void
 stress_io_report(void)
 {
     printf("stress: I/O: %" PRIu64 " objects (%" PRIu64 " bound), %" PRIu64
-           " operations: %" PRIu64 " callbacks (%" PRIu64 " cancelled), "
-           "%" PRIu64 " silenced by close or cancelling wait; %" PRIu64
+           " operations: %" PRIu64 " callbacks (%" PRIu64
+           " cancelled), %" PRIu64
+           " silenced by close or cancelling wait; %" PRIu64
            " refused starts; %" PRIu64 " closed from inside\n",
            (uint64_t)io_episodes, (uint64_t)io_bound_episodes,
            (uint64_t)io_issued, (uint64_t)io_callbacks,

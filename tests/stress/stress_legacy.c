@@ -47,13 +47,13 @@ typedef struct legacy_ctx {
     atomic_uint signalled; /* callbacks with timer_or_wait_fired false */
     atomic_uint timed_out; /* ... and true */
     /* Driver-owned counts, read by the final check after the joins. */
-    unsigned sets;  /* registered wait: times its event was set */
-    unsigned arms;  /* one-shot timer: creation and changes */
-    bool once;      /* ONLYONCE registration */
-    bool infinite;  /* registration without timeout */
-    bool periodic;  /* timer that may have had a period */
-    ntp_handle *event;          /* registration: the auto-reset event */
-    ntp_registered_wait *rw;    /* registration */
+    unsigned sets;           /* registered wait: times its event was set */
+    unsigned arms;           /* one-shot timer: creation and changes */
+    bool once;               /* ONLYONCE registration */
+    bool infinite;           /* registration without timeout */
+    bool periodic;           /* timer that may have had a period */
+    ntp_handle *event;       /* registration: the auto-reset event */
+    ntp_registered_wait *rw; /* registration */
     /* Timer: for the self-deleting ones it is published after create
      * returns, and the callback waits for it. */
     _Atomic(ntp_timer_queue_timer *) tqt;
@@ -88,13 +88,13 @@ ctx_check(legacy_ctx *c)
     if (c->rw != NULL) {
         CHECK(sig <= c->sets, "a registered wait saw %u signals of %u sets",
               sig, c->sets);
-        CHECK(!c->once || sig + to <= 1, "ONLYONCE wait called back %u "
-              "times", sig + to);
+        CHECK(!c->once || sig + to <= 1, "ONLYONCE wait called back %u times",
+              sig + to);
         CHECK(!c->infinite || to == 0, "an infinite wait timed out");
     } else {
         CHECK(sig == 0, "a timer-queue timer reported a signal");
-        CHECK(c->periodic || to <= c->arms, "a one-shot timer armed %u "
-              "times fired %u times", c->arms, to);
+        CHECK(c->periodic || to <= c->arms,
+              "a one-shot timer armed %u times fired %u times", c->arms, to);
     }
 }
 
@@ -118,8 +118,7 @@ orphan(legacy_ctx *c)
 static void
 note_answer(ntp_status st, const char *what)
 {
-    CHECK(st == 0 || st == NTP_EINPROGRESS, "%s: %s", what,
-          ntp_strerror(st));
+    CHECK(st == 0 || st == NTP_EINPROGRESS, "%s: %s", what, ntp_strerror(st));
     if (st == NTP_EINPROGRESS)
         atomic_fetch_add(&in_progress_answers, 1);
 }
@@ -254,7 +253,9 @@ static bool
 registration_op(legacy_ctx *c, rng *r)
 {
     switch (rng_below(r, 6)) {
-    case 0: case 1: case 2:
+    case 0:
+    case 1:
+    case 2:
         c->sets++;
         MUST(ntp_event_set(c->event));
         return true;
@@ -290,9 +291,9 @@ static void
 queue_timer_end(timer_queue_slot *s, legacy_ctx *c, unsigned mode)
 {
     ntp_handle *completion = completion_for(mode);
-    note_answer(ntp_timer_queue_timer_delete(s->q, atomic_load(&c->tqt),
-                                             completion),
-                "DeleteTimerQueueTimer");
+    note_answer(
+        ntp_timer_queue_timer_delete(s->q, atomic_load(&c->tqt), completion),
+        "DeleteTimerQueueTimer");
     if (completion == NULL) {
         orphan(c);
         return;
@@ -350,20 +351,21 @@ timer_queue_op(timer_queue_slot *s, rng *r)
     unsigned i = rng_below(r, TIMERS_PER_QUEUE);
     legacy_ctx *c = s->timers[i];
     switch (rng_below(r, 8)) {
-    case 0: case 1:
+    case 0:
+    case 1:
         if (c == NULL)
             s->timers[i] = queue_timer_new(s, r);
         return true;
-    case 2: case 3:
+    case 2:
+    case 3:
         if (c == NULL)
             return true;
         /* A one-shot stays one-shot, so "fired <= armed" holds. */
         if (!c->periodic)
             c->arms++;
-        MUST(ntp_timer_queue_timer_change(s->q, atomic_load(&c->tqt),
-                                          rng_below(r, 6),
-                                          c->periodic ? 1 + rng_below(r, 3)
-                                                      : 0));
+        MUST(ntp_timer_queue_timer_change(
+            s->q, atomic_load(&c->tqt), rng_below(r, 6),
+            c->periodic ? 1 + rng_below(r, 3) : 0));
         return true;
     case 4:
         if (c != NULL) {
@@ -403,10 +405,9 @@ fire_and_forget(rng *r)
     default: {
         atomic_fetch_add(&ff_tqt_made, 1);
         ntp_timer_queue_timer *t = NULL;
-        MUST(ntp_timer_queue_timer_create(&t, NULL, self_deleting_cb, c,
-                                          rng_below(r, 4), 0,
-                                          NTP_WT_EXECUTEONLYONCE
-                                              | random_flags(r)));
+        MUST(ntp_timer_queue_timer_create(
+            &t, NULL, self_deleting_cb, c, rng_below(r, 4), 0,
+            NTP_WT_EXECUTEONLYONCE | random_flags(r)));
         atomic_store(&c->tqt, t); /* c may be freed from here on */
         break;
     }
@@ -470,14 +471,14 @@ stress_legacy_settled(void)
 void
 stress_legacy_check(void)
 {
-    CHECK(qwi_ran == qwi_posted, "work items posted %" PRIu64 ", ran %"
-          PRIu64, (uint64_t)qwi_posted, (uint64_t)qwi_ran);
-    CHECK(ff_rw_fired == ff_rw_made, "self-unregistering waits made %"
-          PRIu64 ", fired %" PRIu64, (uint64_t)ff_rw_made,
-          (uint64_t)ff_rw_fired);
-    CHECK(ff_tqt_fired == ff_tqt_made, "self-deleting timers made %"
-          PRIu64 ", fired %" PRIu64, (uint64_t)ff_tqt_made,
-          (uint64_t)ff_tqt_fired);
+    CHECK(qwi_ran == qwi_posted, "work items posted %" PRIu64 ", ran %" PRIu64,
+          (uint64_t)qwi_posted, (uint64_t)qwi_ran);
+    CHECK(ff_rw_fired == ff_rw_made,
+          "self-unregistering waits made %" PRIu64 ", fired %" PRIu64,
+          (uint64_t)ff_rw_made, (uint64_t)ff_rw_fired);
+    CHECK(ff_tqt_fired == ff_tqt_made,
+          "self-deleting timers made %" PRIu64 ", fired %" PRIu64,
+          (uint64_t)ff_tqt_made, (uint64_t)ff_tqt_fired);
     pthread_mutex_lock(&orphans_lock);
     legacy_ctx *c = orphans;
     orphans = NULL;
@@ -495,9 +496,9 @@ stress_legacy_report(void)
 {
     printf("stress: original API: %" PRIu64 " work items; %" PRIu64
            " registered waits + %" PRIu64 " self-unregistering; %" PRIu64
-           " timer queues, %" PRIu64 " timers + %" PRIu64 " self-deleting; "
-           "%" PRIu64 " wait/timer callbacks; %" PRIu64 " ERROR_IO_PENDING "
-           "answers\n",
+           " timer queues, %" PRIu64 " timers + %" PRIu64
+           " self-deleting; %" PRIu64 " wait/timer callbacks; %" PRIu64
+           " ERROR_IO_PENDING answers\n",
            (uint64_t)qwi_posted, (uint64_t)rw_made, (uint64_t)ff_rw_made,
            (uint64_t)tq_made, (uint64_t)tqt_made, (uint64_t)ff_tqt_made,
            (uint64_t)legacy_callbacks, (uint64_t)in_progress_answers);
