@@ -224,8 +224,8 @@ due_from(input *in)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         /* An absolute time up to 3 ms ahead, or in the past. */
-        int64_t ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec +
-                     ((int64_t)(b >> 2) - 16) * 100000;
+        int64_t ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec
+                     + ((int64_t)(b >> 2) - 16) * 100000;
         return ntp_due_at_unix_ns(ns > 0 ? (uint64_t)ns : 1);
     }
     }
@@ -315,11 +315,14 @@ close_handle(world *w, int i)
 static uint32_t
 flags_from(uint8_t b)
 {
-    static const uint32_t known[] = {
-        NTP_WT_EXECUTEDEFAULT, NTP_WT_EXECUTELONGFUNCTION,
-        NTP_WT_EXECUTEINPERSISTENTTHREAD, NTP_WT_EXECUTEINWAITTHREAD,
-        NTP_WT_EXECUTEINTIMERTHREAD, NTP_WT_EXECUTEONLYONCE,
-        NTP_WT_EXECUTEINIOTHREAD, 0x400u /* unknown */};
+    static const uint32_t known[] = {NTP_WT_EXECUTEDEFAULT,
+                                     NTP_WT_EXECUTELONGFUNCTION,
+                                     NTP_WT_EXECUTEINPERSISTENTTHREAD,
+                                     NTP_WT_EXECUTEINWAITTHREAD,
+                                     NTP_WT_EXECUTEINTIMERTHREAD,
+                                     NTP_WT_EXECUTEONLYONCE,
+                                     NTP_WT_EXECUTEINIOTHREAD,
+                                     0x400u /* unknown */};
     uint32_t flags = known[b % 8];
     if (b & 0x80)
         NTP_WT_SET_MAX_THREADPOOL_THREADS(flags, 1 + (b >> 3) % 8);
@@ -332,9 +335,12 @@ static ntp_handle *
 completion_from(world *w, uint8_t b)
 {
     switch (b % 3) {
-    case 0: return NULL;
-    case 1: return NTP_COMPLETION_WAIT;
-    default: return handle_from(w, b >> 2);
+    case 0:
+        return NULL;
+    case 1:
+        return NTP_COMPLETION_WAIT;
+    default:
+        return handle_from(w, b >> 2);
     }
 }
 
@@ -350,8 +356,8 @@ open_io_fds(io_slot *s, uint8_t kind)
         if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
             return false;
     } else if (kind % 3 == 1) {
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                       0, fds) != 0)
+        int type = SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK;
+        if (socketpair(AF_UNIX, type, 0, fds) != 0)
             return false;
     } else {
         char path[] = "/tmp/ntpool-fuzz-XXXXXX";
@@ -496,11 +502,12 @@ step_more(world *w, uint8_t op, uint8_t a, input *in)
         ntp_io *io = NULL;
         if (ntp_io_create(&io, -1 - (a % 3), io_cb, NULL, NULL) == 0)
             abort();
-        if (s->io && ntp_bind_io_completion_callback(&io, s->fd, bound_cb,
-                                                     NULL, 0) == 0)
-            ntp_io_close(io);
-        if (s->io)
+        if (s->io) {
+            if (ntp_bind_io_completion_callback(&io, s->fd, bound_cb, NULL,
+                                                0) == 0)
+                ntp_io_close(io);
             ntp_io_cancel(s->io);
+        }
         ntp_io_start((ntp_io *)(void *)w->works[i]);
         (void)ntp_io_read((ntp_io *)(void *)w->timers[i], NULL, NULL, 0);
         break;
@@ -515,8 +522,8 @@ step_more(world *w, uint8_t op, uint8_t a, input *in)
             if ((flags & NTP_WT_EXECUTEONLYONCE) && (b & 0x40))
                 timeout = 0;
             if (ntp_register_wait(&w->rwaits[i], handle_from(w, b),
-                                  wait_or_timer_cb, NULL, timeout,
-                                  flags) != 0)
+                                  wait_or_timer_cb, NULL, timeout, flags)
+                != 0)
                 w->rwaits[i] = NULL;
         }
         break;
@@ -549,10 +556,11 @@ step_more(world *w, uint8_t op, uint8_t a, input *in)
         if (!w->qtimers[i]) {
             uint8_t b = arg(in);
             bool in_queue = flag && w->queue;
-            if (ntp_timer_queue_timer_create(
-                    &w->qtimers[i], in_queue ? w->queue : NULL,
-                    wait_or_timer_cb, NULL, b % 4, (b >> 2) % 3,
-                    flags_from(arg(in))) == 0)
+            if (ntp_timer_queue_timer_create(&w->qtimers[i],
+                                             in_queue ? w->queue : NULL,
+                                             wait_or_timer_cb, NULL, b % 4,
+                                             (b >> 2) % 3, flags_from(arg(in)))
+                == 0)
                 w->qtimer_in_queue[i] = in_queue;
             else
                 w->qtimers[i] = NULL;
@@ -561,8 +569,8 @@ step_more(world *w, uint8_t op, uint8_t a, input *in)
     case 12:
         if (w->qtimers[i]) {
             uint8_t b = arg(in);
-            (void)ntp_timer_queue_timer_change(w->queue, w->qtimers[i],
-                                               b % 4, (b >> 2) % 3);
+            (void)ntp_timer_queue_timer_change(w->queue, w->qtimers[i], b % 4,
+                                               (b >> 2) % 3);
         }
         break;
     case 13:
@@ -582,8 +590,7 @@ step_more(world *w, uint8_t op, uint8_t a, input *in)
         if (a & 0x40) {
             (void)ntp_waitable_timer_set_apc(h, due_from(in),
                                              (int8_t)arg(in) % 3,
-                                             flag ? timer_apc_cb : NULL,
-                                             NULL);
+                                             flag ? timer_apc_cb : NULL, NULL);
         } else if (flag) {
             ntp_handle *self = NULL;
             if (ntp_thread_current(&self) == 0) {
@@ -831,8 +838,9 @@ end_world(world *w)
      * sleeping alertably. */
     for (int ms = 0; ntp_debug_live_objects() != 0; ms++) {
         if (ms > 10000) {
-            fprintf(stderr, "fuzz-ops: %ld objects still alive 10 s after "
-                            "the program closed everything\n",
+            fprintf(stderr,
+                    "fuzz-ops: %ld objects still alive 10 s after "
+                    "the program closed everything\n",
                     ntp_debug_live_objects());
             abort();
         }
