@@ -3,7 +3,7 @@
 #   make deps         install the missing build dependencies (apt)
 #   make build        build/ : libntpool.a, libntpool.so, tests, examples
 #   make test         the C suite plain, under ASan+UBSan, under TSan, under
-#                     valgrind; the fuzzer; the Lua suite
+#                     valgrind; the fuzzer; the Lua and Python suites
 #   make demo         run the tours in examples/
 #   make clean        remove every build directory
 #
@@ -22,7 +22,7 @@ CMAKE_ARGS ?=
 # already on PATH (a pip-installed one, say) is fine.
 APT_PACKAGES := build-essential clang libclang-rt-14-dev liburing-dev
 # The Lua module and its tests (issue 6).
-APT_PACKAGES += swig liblua5.4-dev lua5.4 lua-busted
+APT_PACKAGES += swig liblua5.4-dev lua5.4 lua-busted lua-dkjson
 # Memory checks (issue 8): make test-valgrind.
 APT_PACKAGES += valgrind
 CMAKE_MIN_VERSION := 3.18
@@ -36,7 +36,8 @@ SANITIZER_TIMEOUT_MULTIPLIER := 3
 .NOTPARALLEL:
 
 .PHONY: all help deps build test test-c test-c-asan test-c-tsan demo clean
-.PHONY: test-fuzz test-lua test-valgrind bench
+.PHONY: test-fuzz test-lua test-python test-lua-sanitized python-venv
+.PHONY: test-valgrind bench bench-python
 
 all: build
 
@@ -82,7 +83,8 @@ endef
 build:
 	$(call cmake_build,build,)
 
-test: test-c test-c-asan test-c-tsan test-fuzz test-lua test-valgrind
+test: test-c test-c-asan test-c-tsan test-fuzz test-lua test-python test-lua-sanitized \
+    test-valgrind
 
 test-c: deps build
 	cd build && $(CTEST) --output-on-failure -j $(CTEST_JOBS)
@@ -120,15 +122,26 @@ test-c-tsan: deps
 	NTP_TEST_TIMEOUT_MULTIPLIER=$(SANITIZER_TIMEOUT_MULTIPLIER) \
 	    $$wrap $(CTEST) --output-on-failure -j $(CTEST_JOBS)
 
-demo: deps build
+demo: deps build python-venv
 	@test -x build/examples/tour || \
 	    { echo "demo: build/examples/tour was not built" \
 	           "(is examples/tour.c there?)" >&2; exit 1; }
 	./build/examples/tour build/tour-c.json
-	PYTHONPATH=python python3 -m ntpool.trace build/tour-c.json \
+	$(DEMO_PYTHON) -m ntpool.trace build/tour-c.json \
 	    -o build/tour-c.svg --title "make demo: the C tour, one lane per thread"
 	./build/examples/win32-tour
-	$(LUA_TEST_ENV) lua5.4 examples/tour.lua
+	$(LUA_TEST_ENV) lua5.4 examples/tour.lua build/tour-lua.json
+	$(DEMO_PYTHON) -m ntpool.trace build/tour-lua.json \
+	    -o build/tour-lua.svg --title "make demo: the Lua tour, one lane per thread"
+	$(DEMO_PYTHON) examples/tour.py build/tour-py.json
+
+# One venv with the package installed (pip install .), for the demo and
+# the Python benchmark: build-python/venv-demo, from python3 on PATH.
+DEMO_VENV = build-python/venv-demo
+DEMO_PYTHON = $(DEMO_VENV)/bin/python
+python-venv:
+	@test -x $(DEMO_PYTHON) || python3 -m venv $(DEMO_VENV)
+	$(DEMO_PYTHON) -m pip install -q --disable-pip-version-check .
 
 # A short libFuzzer run (clang, ASan+UBSan) of tests/fuzz/fuzz_ops.c over
 # the committed corpus; new inputs go to build-fuzz/corpus, crashes to
@@ -160,11 +173,28 @@ test-lua: deps build
 	    { echo "test-lua: build/lua/ntpool/raw.so was not built" \
 	           "(liblua5.4-dev missing?)" >&2; exit 1; }
 	$(LUA_TEST_ENV) lua5.4 "$$(command -v busted)" --pattern='^test%-' tests/lua
+	sh tests/lua/install-check.sh build
+
+# The Lua suite again against the module of each sanitizer tree (which
+# test-c-asan and test-c-tsan have built by then; cheap if up to date).
+test-lua-sanitized: deps
+	$(call cmake_build,build-asan,-DNTPOOL_SANITIZE=address)
+	sh tests/lua/run-sanitized.sh build-asan
+	$(call cmake_build,build-tsan,-DNTPOOL_SANITIZE=thread)
+	sh tests/lua/run-sanitized.sh build-tsan
+
+# The Python suite under every CPython 3.9-3.13 that pyenv has here, each
+# in its own venv with `pip install .`, then the packaging check (see the
+# script). PYTHONS="/path/python3.X ..." picks the interpreters.
+test-python: deps
+	tests/python/run-all-pythons.sh
 
 # Benchmarks side by side with the peers (bench/run.py): installs GLib,
 # libuv and gnuplot if missing, builds build-bench/ (Release), runs every
 # case BENCH_RUNS times and writes bench/results/latest.md and a chart.
 BENCH_APT_PACKAGES := libglib2.0-dev libuv1-dev gnuplot-nox pkg-config
+# The Lua case: luv's work queue is the peer (bench/lua_case.py).
+BENCH_APT_PACKAGES += lua-luv
 BENCH_RUNS ?= 5
 bench:
 	@$(MAKE) --no-print-directory deps \
@@ -172,8 +202,13 @@ bench:
 	$(CMAKE) -S . -B build-bench -DCMAKE_BUILD_TYPE=Release \
 	    -DNTPOOL_BUILD_BENCH=ON -DNTPOOL_BUILD_TESTS=OFF \
 	    -DNTPOOL_BUILD_EXAMPLES=OFF $(CMAKE_ARGS)
-	$(CMAKE) --build build-bench -j $(NPROC) --target ntpool-bench
+	$(CMAKE) --build build-bench -j $(NPROC) --target ntpool-bench ntpool_lua
 	python3 bench/run.py --runs $(BENCH_RUNS)
 
+# Python callbacks against ThreadPoolExecutor and a SimpleQueue pool
+# (bench/python_bench.py), written to bench/results/python.md.
+bench-python: python-venv
+	$(DEMO_PYTHON) bench/python_bench.py --out bench/results/python.md
+
 clean:
-	rm -rf build build-asan build-tsan build-fuzz build-bench
+	rm -rf build build-asan build-tsan build-fuzz build-bench build-python

@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+import lua_case
+
 THROUGHPUT = ["ntpool-work", "ntpool-try", "glib", "libuv", "plain"]
 LATENCY = ["ntpool-work", "glib", "libuv", "plain"]
 NTPOOL = ("ntpool-work", "ntpool-try")
@@ -141,6 +143,9 @@ def main():
     samples = measure(args.bench, args.runs, args.throughput_n,
                       args.latency_n)
     text, med = table(samples, args.throughput_n, args.latency_n, args.runs)
+    text += "\n" + lua_case.run(os.path.dirname(here),
+                                 os.path.dirname(os.path.abspath(args.bench)),
+                                 args.runs)
     print(text)
     with open(os.path.join(args.out, "latest.md"), "w") as f:
         f.write(text)

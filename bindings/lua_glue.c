@@ -13,6 +13,15 @@
  *     computes without calling ntpool still lets callbacks run;
  *   - a pool thread that has a Lua callback to run takes it, runs the
  *     callback in a coroutine of the state's cache, and gives it back.
+ *     Callback coroutines have no count hook: a callback is never
+ *     interrupted by other Lua code of the state except inside a blocking
+ *     ntpool call, so callbacks need no lock among themselves for a
+ *     read-modify-write of a shared variable (a coroutine the script
+ *     created keeps its hook, even when a callback resumes it, as
+ *     ntpool.await does). The script, by contrast, can be interrupted
+ *     between any two VM instructions while a callback waits (as a
+ *     Python thread can): a read-modify-write it shares with callbacks
+ *     needs a critical section.
  * The lock is a ticket lock (first come, first served). A plain mutex
  * released and retaken by the hook lets the releasing thread win again
  * almost every time (measured: a worker waited 5.7 ms behind a busy script;
@@ -33,7 +42,11 @@
  * the final callback) are done with it (c->refs). The release hook may run
  * on any thread, even one that holds core locks, so it never waits for the
  * Lua lock: it queues the context on S->releases, and whoever next takes
- * the lock finishes the job.
+ * the lock finishes the job. An environment's finalizer runs after the
+ * callback (fin_tramp) while the object is still counted in flight, so
+ * the object stays anchored until then. An I/O operation's memory (lop)
+ * and a waitable timer's completion routine have lifetimes of their own,
+ * described where they are defined.
  *
  * CLOSING THE STATE. The state's anchor userdata is made first, so
  * lua_close finalizes it last, after every ntpool object's __gc has closed
@@ -54,10 +67,13 @@
 #include <lualib.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ntpool.h"
@@ -72,38 +88,109 @@
 typedef struct cbctx cbctx;
 
 typedef struct lstate {
-    pthread_mutex_t m;     /* guards everything below but L/T/refs of Lua */
-    pthread_cond_t turn;   /* "serving moved" (ticket waiters) */
-    pthread_cond_t idle;   /* "running reached 0" (state close) */
-    unsigned long next;    /* next ticket to hand out */
-    unsigned long serving; /* ticket that holds the lock */
-    atomic_uint waiting;   /* threads queued for the lock (hook reads) */
-    unsigned running;      /* callbacks admitted and not finished */
-    bool closing;          /* lua_close began: run no more callbacks */
-    bool dead;             /* lua_close done: L and T are gone */
-    unsigned refs;         /* 1 for the Lua state + 1 per cbctx */
-    cbctx *releases;       /* contexts the core released, to finish */
-    lua_State *L;          /* the main thread */
-    lua_State *T;          /* a private thread for stack work */
-    int cotab;             /* registry ref: array of idle coroutines */
-    int objtab;            /* registry ref: weak cbctx -> userdata */
-    int errref;            /* registry ref: ntpool.on_error handler */
+    pthread_mutex_t m;    /* guards everything below but L/T/refs of Lua */
+    pthread_cond_t turn;  /* "serving moved" (ticket waiters) */
+    pthread_cond_t idle;  /* "running reached 0" (state close) */
+    unsigned long next;   /* next ticket to hand out */
+    atomic_ulong serving; /* ticket that holds the lock: written under m,
+                           * read by spinners without it */
+    atomic_uint waiting;  /* threads queued for the lock (hook reads) */
+    unsigned parked;      /* of those, asleep on `turn` */
+    unsigned running;     /* callbacks admitted and not finished */
+    bool closing;         /* lua_close began: run no more callbacks */
+    bool dead;            /* lua_close done: L and T are gone */
+    unsigned refs;        /* 1 for the Lua state + 1 per cbctx */
+    cbctx *releases;      /* contexts the core released, to finish */
+    lua_State *L;         /* the main thread */
+    lua_State *T;         /* a private thread for stack work */
+    int cotab;            /* registry ref: the cached coroutines */
+    lua_State *co[COROUTINE_CACHE]; /* the same, by slot (Lua lock) */
+    int co_free[COROUTINE_CACHE];   /* slots of the idle ones */
+    int co_nfree, co_count;         /* idle slots, slots in use */
+    int objtab;                     /* registry ref: weak cbctx -> userdata */
+    int ovtab;  /* registry ref: weak lop -> ntpool.overlapped */
+    int instmt; /* registry ref: the ntpool.instance metatable */
+    /* Identities of metatables the hot paths test (test_udata); the
+     * registry holds the tables under their names for the state's life. */
+    const void *poolmt, *envmt;
+    const void *cbmt[5]; /* by enum cb_kind (not SIMPLE) */
+    int errref;          /* registry ref: ntpool.on_error handler */
+    int wtfns;           /* registry ref: waitable timer routines by id */
 } lstate;
 
 static const char STATE_KEY = 'S';
+
+/* How long a thread whose ticket is not yet served watches for its turn,
+ * yielding the CPU between looks, before it sleeps on `turn`. Most holds
+ * are one short callback, shorter than a sleep and wake-up (two futex
+ * calls, two context switches): two pool threads taking turns at a
+ * backlog of trivial callbacks spent about 10 us per callback asleep. */
+#define TICKET_SPIN_NS 20000
+
+static uint64_t
+mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wait until ticket `mine` is served. S->m held on entry and return. A
+ * waiter counts in S->waiting (the count hook hands the lock over when
+ * it is not 0) while it spins and while it sleeps; only sleepers count in
+ * S->parked, which tells the releaser whether to broadcast. */
+static void
+ticket_wait_locked(lstate *S, unsigned long mine)
+{
+    if (atomic_load_explicit(&S->serving, memory_order_relaxed) == mine) {
+        return;
+    }
+    atomic_fetch_add_explicit(&S->waiting, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&S->m);
+    /* acquire: what the previous holder did under the lock is seen. */
+    bool served = false;
+    uint64_t start = mono_ns();
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(&S->serving, memory_order_acquire) == mine) {
+            served = true;
+            break;
+        }
+        sched_yield();
+        if (i % 8 == 0 && mono_ns() - start >= TICKET_SPIN_NS) {
+            break;
+        }
+    }
+    pthread_mutex_lock(&S->m);
+    if (!served) {
+        S->parked++;
+        while (atomic_load_explicit(&S->serving, memory_order_relaxed)
+               != mine) {
+            pthread_cond_wait(&S->turn, &S->m);
+        }
+        S->parked--;
+    }
+    atomic_fetch_sub_explicit(&S->waiting, 1, memory_order_relaxed);
+}
+
+/* Serve the next ticket. S->m held. */
+static void
+ticket_next_locked(lstate *S)
+{
+    unsigned long next =
+        atomic_load_explicit(&S->serving, memory_order_relaxed) + 1;
+    /* release: pairs with the spinners' acquire. */
+    atomic_store_explicit(&S->serving, next, memory_order_release);
+    if (S->parked != 0) {
+        /* Every sleeper checks its own ticket; only one can go. */
+        pthread_cond_broadcast(&S->turn);
+    }
+}
 
 static void
 lock_acquire(lstate *S)
 {
     pthread_mutex_lock(&S->m);
-    unsigned long mine = S->next++;
-    if (mine != S->serving) {
-        atomic_fetch_add_explicit(&S->waiting, 1, memory_order_relaxed);
-        while (mine != S->serving) {
-            pthread_cond_wait(&S->turn, &S->m);
-        }
-        atomic_fetch_sub_explicit(&S->waiting, 1, memory_order_relaxed);
-    }
+    ticket_wait_locked(S, S->next++);
     pthread_mutex_unlock(&S->m);
 }
 
@@ -111,11 +198,7 @@ static void
 lock_release(lstate *S)
 {
     pthread_mutex_lock(&S->m);
-    S->serving++;
-    if (atomic_load_explicit(&S->waiting, memory_order_relaxed) != 0) {
-        /* Every waiter checks its own ticket; only one can go. */
-        pthread_cond_broadcast(&S->turn);
-    }
+    ticket_next_locked(S);
     pthread_mutex_unlock(&S->m);
 }
 
@@ -216,15 +299,33 @@ enum cb_kind { CB_WORK, CB_TIMER, CB_WAIT, CB_SIMPLE, CB_IO };
 
 /* One read or write of an I/O object: the OVERLAPPED and its buffer, which
  * must stay put until the operation is over. Linked in its object's
- * context (Lua lock); freed by its callback, or with the context (whose
- * release comes after the last operation in flight). */
+ * context (Lua lock) until its completion is delivered (its callback) or
+ * dropped (then the context's release, which comes after the last
+ * operation in flight, unlinks it). It is freed at that point, unless the
+ * ntpool.overlapped userdata that io:read/io:write returned still points
+ * at it (held): then `done` is set and that userdata's __gc frees it. Both
+ * flags are read and written under the Lua lock. */
 typedef struct lop {
     ntp_overlapped ov; /* first: the callback gets &ov */
     struct lop *prev, *next;
     int is_write;
+    bool held; /* an ntpool.overlapped userdata points here */
+    bool done; /* unlinked: the core and the context are done with it */
     size_t len;
     char buf[];
 } lop;
+
+/* The context is done with op (unlinked already): free it, or leave it to
+ * the ntpool.overlapped userdata that still holds it. Lua lock held. */
+static void
+lop_done(lop *op)
+{
+    if (op->held) {
+        op->done = true;
+    } else {
+        free(op);
+    }
+}
 
 struct cbctx {
     lstate *S;
@@ -238,6 +339,7 @@ struct cbctx {
     bool armed;           /* timer/wait: set and not yet fired (one-shot) */
     bool periodic;        /* timer: period > 0 */
     int cancelref;        /* registry ref: cleanup-group cancel fn, or none */
+    int finref;           /* registry ref: environment finalizer, or none */
     struct lgroup *group; /* the cleanup group it is a member of, or NULL */
     cbctx *gprev, *gnext; /* the group's member list (Lua lock) */
     lop *ops;             /* I/O operations not yet delivered */
@@ -293,12 +395,15 @@ ctx_unref(lstate *S, cbctx *c)
     while (c->ops != NULL) {
         lop *op = c->ops;
         c->ops = op->next;
-        free(op);
+        lop_done(op);
     }
     if (!S->dead) {
         lua_State *T = S->T;
         if (c->cancelref != LUA_NOREF) {
             luaL_unref(T, LUA_REGISTRYINDEX, c->cancelref);
+        }
+        if (c->finref != LUA_NOREF) {
+            luaL_unref(T, LUA_REGISTRYINDEX, c->finref);
         }
         if (c->selfref != LUA_NOREF) {
             luaL_unref(T, LUA_REGISTRYINDEX, c->selfref);
@@ -317,6 +422,20 @@ ctx_unref(lstate *S, cbctx *c)
     }
 }
 
+/* A context released after the Lua state died: no Lua to touch, and no
+ * ntpool.overlapped userdata left to hold its operations (they were all
+ * finalized before the state's anchor). */
+static void
+ctx_free_dead(cbctx *c)
+{
+    while (c->ops != NULL) {
+        lop *op = c->ops;
+        c->ops = op->next;
+        free(op);
+    }
+    free(c);
+}
+
 /* The core's release hook: any thread, maybe with core locks held, so it
  * never waits for the Lua lock (see the file comment). */
 static void
@@ -328,7 +447,7 @@ ctx_release_hook(void *arg)
     if (S->dead) {
         /* The Lua state is gone: nothing to unref there. */
         bool free_it;
-        free(c);
+        ctx_free_dead(c);
         state_unref_locked(S, &free_it);
         pthread_mutex_unlock(&S->m);
         if (free_it) {
@@ -369,6 +488,7 @@ ctx_new(lua_State *L, lstate *S, int kind)
     c->selfref = LUA_NOREF;
     c->fnref = LUA_NOREF;
     c->cancelref = LUA_NOREF;
+    c->finref = LUA_NOREF;
     pthread_mutex_lock(&S->m);
     S->refs++;
     pthread_mutex_unlock(&S->m);
@@ -464,41 +584,67 @@ report_error(lstate *S, lua_State *co)
     lua_warning(co, msg != NULL ? msg : "?", 0);
 }
 
-/* Lua lock held: a coroutine from the cache (or a new one), anchored by
- * *ref until put back. */
+/* A new coroutine for callbacks, pushed on S->T. No count hook (T's would
+ * be inherited): a callback keeps the lock until it returns or blocks in
+ * ntpool, so callbacks never interleave between two VM instructions
+ * (`n = n + 1` in callbacks loses no update), and do not pay for the
+ * hook. */
 static lua_State *
-coroutine_get(lstate *S, int *ref)
+coroutine_new(lstate *S)
 {
-    lua_State *T = S->T;
-    lua_rawgeti(T, LUA_REGISTRYINDEX, S->cotab);
-    lua_Integer n = (lua_Integer)lua_rawlen(T, -1);
-    lua_State *co;
-    if (n > 0) {
-        lua_rawgeti(T, -1, n);
-        lua_pushnil(T);
-        lua_rawseti(T, -3, n);
-        co = lua_tothread(T, -1);
-    } else {
-        co = lua_newthread(T); /* inherits the count hook from T */
+    lua_State *co = lua_newthread(S->T);
+    lua_sethook(co, NULL, 0, 0);
+    return co;
+}
+
+/* Lua lock held: a coroutine to run a callback in, and its slot for
+ * coroutine_put. The cache: up to COROUTINE_CACHE coroutines anchored in
+ * the table S->cotab (slot i at index i + 1), their pointers in S->co,
+ * the idle ones' slots in S->co_free -- so taking and giving back one is
+ * a few C operations, no Lua table traffic. Beyond the cache (that many
+ * callbacks blocked at once), a coroutine is anchored by a registry
+ * reference, encoded as a negative slot. */
+static lua_State *
+coroutine_get(lstate *S, int *slot)
+{
+    if (S->co_nfree > 0) {
+        *slot = S->co_free[--S->co_nfree];
+        return S->co[*slot];
     }
-    *ref = luaL_ref(T, LUA_REGISTRYINDEX);
-    lua_pop(T, 1);
+    lua_State *T = S->T;
+    lua_State *co = coroutine_new(S);
+    if (S->co_count < COROUTINE_CACHE) {
+        *slot = S->co_count++;
+        S->co[*slot] = co;
+        lua_rawgeti(T, LUA_REGISTRYINDEX, S->cotab);
+        lua_insert(T, -2);
+        lua_rawseti(T, -2, *slot + 1);
+        lua_pop(T, 1);
+    } else {
+        *slot = -luaL_ref(T, LUA_REGISTRYINDEX);
+    }
     return co;
 }
 
 static void
-coroutine_put(lstate *S, lua_State *co, int ref)
+coroutine_put(lstate *S, lua_State *co, int slot)
 {
     lua_State *T = S->T;
     lua_settop(co, 0);
-    lua_rawgeti(T, LUA_REGISTRYINDEX, S->cotab);
-    lua_Integer n = (lua_Integer)lua_rawlen(T, -1);
-    if (lua_status(co) == LUA_OK && n < COROUTINE_CACHE) {
-        lua_rawgeti(T, LUA_REGISTRYINDEX, ref);
-        lua_rawseti(T, -2, n + 1);
+    if (slot < 0) {
+        luaL_unref(T, LUA_REGISTRYINDEX, -slot);
+        return;
     }
-    lua_pop(T, 1);
-    luaL_unref(T, LUA_REGISTRYINDEX, ref);
+    if (lua_status(co) != LUA_OK) {
+        /* Unusable (an error left it dead): a fresh one takes the slot. */
+        co = coroutine_new(S);
+        S->co[slot] = co;
+        lua_rawgeti(T, LUA_REGISTRYINDEX, S->cotab);
+        lua_insert(T, -2);
+        lua_rawseti(T, -2, slot + 1);
+        lua_pop(T, 1);
+    }
+    S->co_free[S->co_nfree++] = slot;
 }
 
 static void
@@ -515,6 +661,60 @@ lop_unlink(cbctx *c, lop *op)
     op->prev = op->next = NULL;
 }
 
+/* luaL_setmetatable(co, "ntpool.instance") without the lookup by name
+ * (an interned-string search per callback). */
+static void
+set_instance_meta(lstate *S, lua_State *co)
+{
+    lua_rawgeti(co, LUA_REGISTRYINDEX, S->instmt);
+    lua_setmetatable(co, -2);
+}
+
+static void callback_end(lstate *S);
+
+/* A thread with Lua code of S to run (a pool thread, or one running an
+ * APC): take the Lua lock. false, with the lock not held, if the state is
+ * closing: then nothing of Lua may be touched. Counted in S->running from
+ * before the wait for the lock, so that closing the state waits for it.
+ * This is lock_acquire with the admission folded into the same hold of
+ * S->m: one lock and unlock per callback when nobody waits. */
+static bool
+callback_begin(lstate *S)
+{
+    pthread_mutex_lock(&S->m);
+    if (S->closing) {
+        pthread_mutex_unlock(&S->m);
+        return false;
+    }
+    S->running++;
+    ticket_wait_locked(S, S->next++);
+    bool closing = S->closing;
+    bool releases = S->releases != NULL;
+    pthread_mutex_unlock(&S->m);
+    if (closing) {
+        callback_end(S);
+        return false;
+    }
+    if (releases) {
+        finish_releases(S);
+    }
+    return true;
+}
+
+/* The end of what callback_begin admitted: give the lock back (as
+ * lock_release, in the same hold of S->m as the count). */
+static void
+callback_end(lstate *S)
+{
+    pthread_mutex_lock(&S->m);
+    S->running--;
+    if (S->closing && S->running == 0) {
+        pthread_cond_broadcast(&S->idle);
+    }
+    ticket_next_locked(S);
+    pthread_mutex_unlock(&S->m);
+}
+
 /* Every trampoline comes here on its pool thread: take the Lua lock (or
  * give up if the state is closing), run fn(inst, obj[, extra]) in a cached
  * coroutine under a traceback handler, report errors, give the lock back. */
@@ -523,19 +723,7 @@ run_callback(cbctx *c, ntp_instance *inst, bool has_extra, lua_Integer extra,
              ntp_overlapped *ov, ntp_status iores, size_t nbytes)
 {
     lstate *S = c->S;
-    pthread_mutex_lock(&S->m);
-    if (S->closing) {
-        pthread_mutex_unlock(&S->m);
-        return;
-    }
-    S->running++;
-    pthread_mutex_unlock(&S->m);
-    lock_acquire(S);
-    pthread_mutex_lock(&S->m);
-    bool closing = S->closing;
-    pthread_mutex_unlock(&S->m);
-    if (!closing) {
-        finish_releases(S);
+    if (callback_begin(S)) {
         int coref;
         lua_State *co = coroutine_get(S, &coref);
         /* Stack: 1 traceback handler, 2 the instance (kept there so the
@@ -544,7 +732,7 @@ run_callback(cbctx *c, ntp_instance *inst, bool has_extra, lua_Integer extra,
         lua_pushcfunction(co, traceback_handler);
         linstance *li = lua_newuserdatauv(co, sizeof *li, 0);
         li->inst = inst;
-        luaL_setmetatable(co, "ntpool.instance");
+        set_instance_meta(S, co);
         int nargs = 1;
         if (c->kind == CB_SIMPLE) {
             lua_rawgeti(co, LUA_REGISTRYINDEX, c->fnref);
@@ -577,23 +765,30 @@ run_callback(cbctx *c, ntp_instance *inst, bool has_extra, lua_Integer extra,
         }
         if (ov != NULL) {
             /* read: the data; write: the bytes written; failure: nil,
-             * message, errname. The operation is over: free it. */
+             * message, errname; then the operation's ntpool.overlapped
+             * (nil if it was collected). The operation is over: free
+             * it. */
             lop *op = (lop *)ov;
             if (iores < 0) {
                 lua_pushnil(co);
                 lua_pushfstring(co, "%s: %s", ntp_err_name(iores),
                                 ntp_strerror(iores));
                 lua_pushstring(co, ntp_err_name(iores));
-                nargs += 3;
-            } else if (!op->is_write) {
-                lua_pushlstring(co, op->buf, nbytes);
-                nargs++;
             } else {
-                lua_pushinteger(co, (lua_Integer)nbytes);
-                nargs++;
+                if (!op->is_write) {
+                    lua_pushlstring(co, op->buf, nbytes);
+                } else {
+                    lua_pushinteger(co, (lua_Integer)nbytes);
+                }
+                lua_pushnil(co);
+                lua_pushnil(co);
             }
+            lua_rawgeti(co, LUA_REGISTRYINDEX, S->ovtab);
+            lua_rawgetp(co, -1, op);
+            lua_remove(co, -2);
+            nargs += 4;
             lop_unlink(c, op);
-            free(op);
+            lop_done(op);
         }
         c->inflight++;
         if (lua_isfunction(co, -1 - nargs)) {
@@ -603,17 +798,53 @@ run_callback(cbctx *c, ntp_instance *inst, bool has_extra, lua_Integer extra,
         }
         /* lua_settop below also drops the instance: it dies here. */
         li->inst = NULL;
-        c->inflight--;
-        ctx_update_anchor(co, c, 0);
+        /* The environment's finalizer runs next (fin_tramp): the object
+         * stays anchored until then. */
+        if (c->finref == LUA_NOREF) {
+            c->inflight--;
+            ctx_update_anchor(co, c, 0);
+        }
         coroutine_put(S, co, coref);
+        callback_end(S);
     }
-    pthread_mutex_lock(&S->m);
-    S->running--;
-    if (S->closing && S->running == 0) {
-        pthread_cond_broadcast(&S->idle);
+}
+
+/* The environment's finalization callback (ntp_env_set_finalization): the
+ * core calls it on the same thread right after the callback returned, with
+ * the same instance, before the completion actions. fn(inst, obj); obj is
+ * nil for try_submit callbacks. The object's context is alive: the core's
+ * release comes after this. */
+static void
+fin_tramp(ntp_instance *inst, void *ctx)
+{
+    cbctx *c = ctx;
+    lstate *S = c->S;
+    if (!callback_begin(S)) {
+        return;
     }
-    pthread_mutex_unlock(&S->m);
-    lock_release(S);
+    int coref;
+    lua_State *co = coroutine_get(S, &coref);
+    lua_pushcfunction(co, traceback_handler);
+    linstance *li = lua_newuserdatauv(co, sizeof *li, 0);
+    li->inst = inst;
+    set_instance_meta(S, co);
+    lua_rawgeti(co, LUA_REGISTRYINDEX, c->finref);
+    lua_pushvalue(co, 2);
+    if (c->kind == CB_SIMPLE) {
+        lua_pushnil(co);
+    } else {
+        lua_rawgeti(co, LUA_REGISTRYINDEX, S->objtab);
+        lua_rawgetp(co, -1, c);
+        lua_remove(co, -2);
+    }
+    if (lua_pcall(co, 2, 0, 1) != LUA_OK) {
+        report_error(S, co);
+    }
+    li->inst = NULL;
+    c->inflight--;
+    ctx_update_anchor(co, c, 0);
+    coroutine_put(S, co, coref);
+    callback_end(S);
 }
 
 static void
@@ -698,6 +929,21 @@ l_pool_new(lua_State *L)
     return 1;
 }
 
+/* luaL_testudata, with the metatable known by identity (mt) rather than
+ * by name: a name costs a string-table search on every call of the hot
+ * paths (submit, try_submit). */
+static void *
+test_udata(lua_State *L, int idx, const void *mt)
+{
+    void *p = lua_touserdata(L, idx);
+    if (p == NULL || !lua_getmetatable(L, idx)) {
+        return NULL;
+    }
+    bool same = lua_topointer(L, -1) == mt;
+    lua_pop(L, 1);
+    return same ? p : NULL;
+}
+
 static int
 l_pool_default(lua_State *L)
 {
@@ -755,6 +1001,26 @@ l_pool_set_min(lua_State *L)
     return 1;
 }
 
+void
+ntpool_lua_push_stats(lua_State *L, const ntp_pool_stats *s)
+{
+    lua_createtable(L, 0, 12);
+#define SETI(name, v)                                                         \
+    (lua_pushinteger(L, (lua_Integer)(v)), lua_setfield(L, -2, name))
+    SETI("threads", s->threads);
+    SETI("idle", s->idle);
+    SETI("running", s->running);
+    SETI("long_running", s->long_running);
+    SETI("min_threads", s->min_threads);
+    SETI("max_threads", s->max_threads);
+    SETI("objects", s->objects);
+    SETI("queued", s->queued[0] + s->queued[1] + s->queued[2]);
+    SETI("callbacks_run", s->callbacks_run);
+    SETI("threads_created", s->threads_created);
+    SETI("threads_retired", s->threads_retired);
+#undef SETI
+}
+
 static int
 l_pool_stats(lua_State *L)
 {
@@ -764,32 +1030,57 @@ l_pool_stats(lua_State *L)
     if (st < 0) {
         return push_fail(L, st);
     }
-    lua_createtable(L, 0, 12);
-#define SETI(name, v)                                                         \
-    (lua_pushinteger(L, (lua_Integer)(v)), lua_setfield(L, -2, name))
-    SETI("threads", s.threads);
-    SETI("idle", s.idle);
-    SETI("running", s.running);
-    SETI("long_running", s.long_running);
-    SETI("min_threads", s.min_threads);
-    SETI("max_threads", s.max_threads);
-    SETI("objects", s.objects);
-    SETI("queued", s.queued[0] + s.queued[1] + s.queued[2]);
-    SETI("callbacks_run", s.callbacks_run);
-    SETI("threads_created", s.threads_created);
-    SETI("threads_retired", s.threads_retired);
-#undef SETI
+    ntpool_lua_push_stats(L, &s);
+    return 1;
+}
+
+/* pool:dump([flags]) -> the text of the seeds' `!tp` dump (ntp_pool_dump):
+ * flags 0 the pool's line and its threads, NTP_DUMP_ONE_LINE the line
+ * alone, NTP_DUMP_MEMBERS the objects too, NTP_DUMP_QUEUE the queue per
+ * priority. The core writes under the pool lock, never blocking on a
+ * callback, so the Lua lock is kept. */
+static int
+l_pool_dump(lua_State *L)
+{
+    lpool *p = check_pool_open(L, 1);
+    lua_Integer flags = luaL_optinteger(L, 2, 0);
+    luaL_argcheck(L,
+                  flags >= 0
+                      && flags <= (NTP_DUMP_ONE_LINE | NTP_DUMP_MEMBERS
+                                   | NTP_DUMP_QUEUE),
+                  2, "flags must be 0 .. 7");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (mem == NULL) {
+        return push_fail(L, NTP_ENOMEM);
+    }
+    ntp_status st = ntp_pool_dump(p->pool, (unsigned)flags, mem);
+    if (fclose(mem) != 0 && st == 0) {
+        st = NTP_ENOMEM;
+    }
+    if (st < 0 || text == NULL) {
+        free(text);
+        return push_fail(L, st < 0 ? st : NTP_ENOMEM);
+    }
+    /* Copied into Lua before it is freed; should the copy itself fail
+     * (out of memory, which raises) the text leaks once. */
+    lua_pushlstring(L, text, len);
+    free(text);
     return 1;
 }
 
 /* An environment: an ntp_env plus what it names, which must outlive it:
  * user value 1 the pool, 2 the cleanup group, 3 the group's cancel
- * function. */
+ * function, 4 the finalizer. */
 typedef struct lenv {
     ntp_env env;
+    void *library; /* dlopen() reference for ntp_env_set_library, or NULL;
+                      dropped by __gc (objects hold their own) */
 } lenv;
 
 static void cancel_tramp(void *object_ctx, void *cleanup_ctx);
+static void fin_tramp(ntp_instance *inst, void *ctx);
 
 static lgroup *
 check_group_open(lua_State *L, int idx)
@@ -804,7 +1095,8 @@ check_group_open(lua_State *L, int idx)
 static int
 l_env_new(lua_State *L)
 {
-    /* env(pool, priority, runs_long, persistent, cleanup_group, cancel) */
+    /* env(pool, priority, runs_long, persistent, cleanup_group, cancel,
+     *     finalize, library) */
     lpool *p = lua_isnoneornil(L, 1) ? NULL : check_pool_open(L, 1);
     lgroup *g = lua_isnoneornil(L, 5) ? NULL : check_group_open(L, 5);
     if (!lua_isnoneornil(L, 6)) {
@@ -812,12 +1104,28 @@ l_env_new(lua_State *L)
         luaL_argcheck(L, g != NULL, 6,
                       "a cancel function needs a cleanup group");
     }
+    bool finalize = !lua_isnoneornil(L, 7);
+    if (finalize) {
+        luaL_checktype(L, 7, LUA_TFUNCTION);
+    }
+    const char *library = luaL_optstring(L, 8, NULL);
     lua_Integer prio = luaL_optinteger(L, 2, NTP_PRIORITY_NORMAL);
     luaL_argcheck(L, prio >= 0 && prio < NTP_PRIORITY_COUNT, 2,
                   "priority must be 0 (high), 1 (normal) or 2 (low)");
-    lenv *e = lua_newuserdatauv(L, sizeof *e, 3);
+    lenv *e = lua_newuserdatauv(L, sizeof *e, 4);
     ntp_env_init(&e->env);
+    e->library = NULL;
     luaL_setmetatable(L, "ntpool.environment");
+    if (library != NULL) {
+        /* SetThreadpoolCallbackLibrary: a module already loaded (as an
+         * HMODULE names one); each object made with the environment keeps
+         * it mapped while its callbacks can run. */
+        e->library = dlopen(library, RTLD_NOW | RTLD_NOLOAD);
+        if (e->library == NULL) {
+            return push_fail(L, NTP_ENOENT);
+        }
+        ntp_env_set_library(&e->env, e->library);
+    }
     if (p != NULL) {
         ntp_env_set_pool(&e->env, p->pool);
         lua_pushvalue(L, 1);
@@ -832,6 +1140,11 @@ l_env_new(lua_State *L)
             lua_pushvalue(L, 6);
             lua_setiuservalue(L, -2, 3);
         }
+    }
+    if (finalize) {
+        ntp_env_set_finalization(&e->env, fin_tramp);
+        lua_pushvalue(L, 7);
+        lua_setiuservalue(L, -2, 4);
     }
     ntp_env_set_priority(&e->env, (int)prio);
     if (lua_toboolean(L, 3)) {
@@ -851,6 +1164,10 @@ l_env_gc(lua_State *L)
     /* Checked: a script can call the metamethod on anything. */
     lenv *e = luaL_checkudata(L, 1, "ntpool.environment");
     ntp_env_destroy(&e->env);
+    if (e->library != NULL) {
+        dlclose(e->library);
+        e->library = NULL;
+    }
     return 0;
 }
 
@@ -869,7 +1186,8 @@ opt_env(lua_State *L, int idx, ntp_env *tmp)
     if (lua_isnoneornil(L, idx)) {
         return NULL;
     }
-    lenv *e = luaL_testudata(L, idx, "ntpool.environment");
+    lstate *S = upstate(L);
+    lenv *e = test_udata(L, idx, S->envmt);
     if (e != NULL) {
         lua_getiuservalue(L, idx, 1);
         if (!lua_isnil(L, -1)) {
@@ -882,11 +1200,13 @@ opt_env(lua_State *L, int idx, ntp_env *tmp)
         lua_pop(L, 2);
         return &e->env;
     }
-    lpool *p = luaL_testudata(L, idx, "ntpool.pool");
+    lpool *p = test_udata(L, idx, S->poolmt);
     if (p == NULL) {
         luaL_typeerror(L, idx, "ntpool.pool or ntpool.environment");
     }
-    check_pool_open(L, idx);
+    if (p->pool == NULL) {
+        luaL_error(L, "operation on closed ntpool.pool");
+    }
     ntp_env_init(tmp);
     ntp_env_set_pool(tmp, p->pool);
     return tmp;
@@ -903,10 +1223,14 @@ typedef struct lcbobj {
 static const char *const CB_NAMES[] = {"ntpool.work", "ntpool.timer",
                                        "ntpool.wait", NULL, "ntpool.io"};
 
+/* Methods: argument 1 of type `kind`, open if asked (raises otherwise). */
 static cbctx *
 check_cb(lua_State *L, int kind, bool open)
 {
-    lcbobj *o = luaL_checkudata(L, 1, CB_NAMES[kind]);
+    lcbobj *o = test_udata(L, 1, upstate(L)->cbmt[kind]);
+    if (o == NULL) {
+        o = luaL_checkudata(L, 1, CB_NAMES[kind]); /* raises the message */
+    }
     /* o->c is NULL once __close or __gc ran (a <close> variable that
      * escaped its scope): closed too, with nothing left to look at. */
     if (o->c == NULL || (open && o->c->obj == NULL)) {
@@ -915,14 +1239,21 @@ check_cb(lua_State *L, int kind, bool open)
     return o->c;
 }
 
-/* If env_idx holds an environment with a cleanup group: c becomes a
- * member (ud_idx, its userdata, keeps the group alive: user value 3), and
- * takes the group's cancel function. */
+/* If env_idx holds an environment: c takes its finalizer (copied at
+ * creation, as the core copies the environment); if it has a cleanup
+ * group, c becomes a member (ud_idx, its userdata, keeps the group alive:
+ * user value 3) and takes the group's cancel function. */
 static void
 env_membership(lua_State *L, int env_idx, cbctx *c, int ud_idx)
 {
-    if (luaL_testudata(L, env_idx, "ntpool.environment") == NULL) {
+    if (test_udata(L, env_idx, c->S->envmt) == NULL) {
         return;
+    }
+    lua_getiuservalue(L, env_idx, 4);
+    if (lua_isfunction(L, -1)) {
+        c->finref = luaL_ref(L, LUA_REGISTRYINDEX);
+    } else {
+        lua_pop(L, 1);
     }
     lua_getiuservalue(L, env_idx, 2);
     lgroup *g = lua_touserdata(L, -1);
@@ -1184,7 +1515,8 @@ l_timer_wait(lua_State *L)
 
 /* Handles: every waitable object is a userdata starting with lhandle. */
 typedef struct lhandle {
-    ntp_handle *h; /* NULL once closed */
+    ntp_handle *h;   /* NULL once closed */
+    uint64_t apc_id; /* waitable timer: its completion routine's id, or 0 */
 } lhandle;
 
 static const char *const HANDLE_NAMES[] = {"ntpool.event",
@@ -1227,6 +1559,8 @@ check_handle_udata(lua_State *L, int idx)
     return NULL;
 }
 
+/* wait:set(handle or nil, timeout_s) -> true if this cancelled a wait that
+ * was still pending (SetThreadpoolWaitEx); nil timeout: none. */
 static int
 l_wait_set(lua_State *L)
 {
@@ -1235,13 +1569,12 @@ l_wait_set(lua_State *L)
     if (!lua_isnoneornil(L, 2)) {
         h = check_any_handle(L, 2);
     }
-    uint32_t timeout = opt_timeout_ms(L, 3);
+    ntp_due timeout = check_due(L, 3);
     lua_pushvalue(L, 2); /* keep the handle alive while waited for */
     lua_setiuservalue(L, 1, 2);
     c->armed = h != NULL;
     ctx_update_anchor(L, c, 1);
-    ntp_wait_set(c->obj, h, timeout);
-    lua_settop(L, 1);
+    lua_pushboolean(L, ntp_wait_set_ex(c->obj, h, timeout));
     return 1;
 }
 
@@ -1295,10 +1628,98 @@ opt_offset(lua_State *L, int idx)
     return (uint64_t)off;
 }
 
-/* Starts one operation; its completion comes to the callback. */
+/* An operation as io:read/io:write return it (an OVERLAPPED): user value
+ * 1 is the I/O object, so the object's context -- which links op until
+ * the operation is over -- outlives this userdata. op stays valid while
+ * the userdata holds it (lop.held); its __gc lets go. */
+typedef struct lov {
+    lop *op; /* NULL once let go */
+} lov;
+
+/* ov:result([wait]) -> bytes transferred (and for a read the data), as
+ * GetOverlappedResult; fail, "EBUSY: ...", "EBUSY" while under way and
+ * wait is false; with wait, blocks (Lua lock dropped) until it is over.
+ * An operation whose completion ntpool dropped (io:wait(true)) reports
+ * here only. */
 static int
-io_start_op(lua_State *L, cbctx *c, lop *op)
+l_ov_result(lua_State *L)
 {
+    lstate *S = upstate(L);
+    lov *o = luaL_checkudata(L, 1, "ntpool.overlapped");
+    if (o->op == NULL) {
+        return luaL_error(L, "operation on released ntpool.overlapped");
+    }
+    bool wait = lua_toboolean(L, 2);
+    lop *op = o->op;
+    size_t n = 0;
+    ntp_status st;
+    if (wait) {
+        BLOCKING(S, st = ntp_overlapped_result(&op->ov, &n, true));
+    } else {
+        st = ntp_overlapped_result(&op->ov, &n, false);
+    }
+    if (st < 0) {
+        return push_fail(L, st);
+    }
+    lua_pushinteger(L, (lua_Integer)n);
+    if (op->is_write) {
+        return 1;
+    }
+    lua_pushlstring(L, op->buf, n);
+    return 2;
+}
+
+static int
+l_ov_gc(lua_State *L)
+{
+    lov *o = luaL_checkudata(L, 1, "ntpool.overlapped"); /* see l_env_gc */
+    if (o->op != NULL) {
+        lop *op = o->op;
+        o->op = NULL;
+        op->held = false;
+        if (op->done) {
+            free(op);
+        }
+    }
+    return 0;
+}
+
+static int
+l_ov_tostring(lua_State *L)
+{
+    lov *o = luaL_checkudata(L, 1, "ntpool.overlapped");
+    if (o->op == NULL) {
+        lua_pushliteral(L, "ntpool.overlapped (released)");
+    } else {
+        lua_pushfstring(L, "ntpool.overlapped (%s %p)",
+                        o->op->is_write ? "write" : "read", (void *)o->op);
+    }
+    return 1;
+}
+
+/* Starts one operation of len bytes at off (data: what to write, NULL for
+ * a read); its completion comes to the callback. Returns the
+ * ntpool.overlapped for it. */
+static int
+io_start_op(lua_State *L, cbctx *c, size_t len, const char *data, uint64_t off)
+{
+    /* The userdata first: making it may raise (out of memory), which must
+     * not leak op. */
+    lov *o = lua_newuserdatauv(L, sizeof *o, 1);
+    o->op = NULL;
+    luaL_setmetatable(L, "ntpool.overlapped");
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    lop *op = calloc(1, sizeof *op + len + 1);
+    if (op == NULL) {
+        return push_fail(L, NTP_ENOMEM);
+    }
+    if (data != NULL) {
+        memcpy(op->buf, data, len);
+        op->is_write = 1;
+    }
+    op->ov.offset = off;
+    op->len = len;
     op->next = c->ops;
     if (c->ops != NULL) {
         c->ops->prev = op;
@@ -1318,7 +1739,14 @@ io_start_op(lua_State *L, cbctx *c, lop *op)
         ctx_update_anchor(L, c, 1);
         return push_fail(L, st);
     }
-    lua_pushboolean(L, 1);
+    o->op = op;
+    op->held = true;
+    /* For the callback, which gets it back (Lua lock held: it cannot run
+     * before this). */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->S->ovtab);
+    lua_pushvalue(L, -2);
+    lua_rawsetp(L, -2, op);
+    lua_pop(L, 1);
     return 1;
 }
 
@@ -1332,13 +1760,7 @@ l_io_read(lua_State *L)
     luaL_argcheck(L, size > 0 && size <= (1 << 30), 2,
                   "size must be 1 .. 2^30");
     uint64_t off = opt_offset(L, 3);
-    lop *op = calloc(1, sizeof *op + (size_t)size);
-    if (op == NULL) {
-        return push_fail(L, NTP_ENOMEM);
-    }
-    op->ov.offset = off;
-    op->len = (size_t)size;
-    return io_start_op(L, c, op);
+    return io_start_op(L, c, (size_t)size, NULL, off);
 }
 
 /* io:write(data[, offset]): the callback gets the bytes written. */
@@ -1349,24 +1771,23 @@ l_io_write(lua_State *L)
     size_t len;
     const char *data = luaL_checklstring(L, 2, &len);
     uint64_t off = opt_offset(L, 3);
-    lop *op = calloc(1, sizeof *op + len + 1);
-    if (op == NULL) {
-        return push_fail(L, NTP_ENOMEM);
-    }
-    memcpy(op->buf, data, len);
-    op->ov.offset = off;
-    op->len = len;
-    op->is_write = 1;
-    return io_start_op(L, c, op);
+    return io_start_op(L, c, len, data, off);
 }
 
-/* io:cancel(): every operation still waiting for its fd completes with
- * ECANCELED. */
+/* io:cancel([ov]): the operation ov (default: every operation) still
+ * waiting for its fd completes with ECANCELED; fail with ENOENT if there
+ * was none. */
 static int
 l_io_cancel(lua_State *L)
 {
     cbctx *c = check_cb(L, CB_IO, true);
-    return push_ok_or_fail(L, ntp_io_cancel_ops(c->obj, NULL));
+    ntp_overlapped *ov = NULL;
+    if (!lua_isnoneornil(L, 2)) {
+        lov *o = luaL_checkudata(L, 2, "ntpool.overlapped");
+        luaL_argcheck(L, o->op != NULL, 2, "released ntpool.overlapped");
+        ov = &o->op->ov;
+    }
+    return push_ok_or_fail(L, ntp_io_cancel_ops(c->obj, ov));
 }
 
 static int
@@ -1416,6 +1837,7 @@ new_handle(lua_State *L, int kind)
 {
     lhandle *h = lua_newuserdatauv(L, sizeof *h, 0);
     h->h = NULL;
+    h->apc_id = 0;
     luaL_setmetatable(L, HANDLE_NAMES[kind]);
     return h;
 }
@@ -1497,11 +1919,136 @@ l_thread_current(lua_State *L)
     return st < 0 ? push_fail(L, st) : 1;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Completion routines of waitable timers                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * wt:set(due, period, fn): on each expiry the core queues an APC to the
+ * setting thread, which calls fn at its next alertable wait. The core may
+ * run an APC queued before the timer was closed after the close, and never
+ * says when it is done with the routine's argument; so the argument is not
+ * memory but an id, never reused, that the list below maps to its state
+ * while the timer is open. The function is S->wtfns[id] in the state's
+ * registry. Closing the timer (or the state) removes both, so an APC that
+ * comes later finds nothing and does nothing.
+ */
+typedef struct wtapc {
+    uint64_t id;
+    lstate *S;
+    struct wtapc *next;
+} wtapc;
+
+static pthread_mutex_t wtapc_lock = PTHREAD_MUTEX_INITIALIZER;
+static wtapc *wtapc_list;          /* guarded by wtapc_lock */
+static uint64_t wtapc_next_id = 1; /* guarded by wtapc_lock */
+
+static void
+state_unref(lstate *S)
+{
+    pthread_mutex_lock(&S->m);
+    bool free_it;
+    state_unref_locked(S, &free_it);
+    pthread_mutex_unlock(&S->m);
+    if (free_it) {
+        state_free(S);
+    }
+}
+
+/* A new id for S, or 0 if out of memory. */
+static uint64_t
+wtapc_register(lstate *S)
+{
+    wtapc *e = malloc(sizeof *e);
+    if (e == NULL) {
+        return 0;
+    }
+    e->S = S;
+    pthread_mutex_lock(&wtapc_lock);
+    e->id = wtapc_next_id++;
+    e->next = wtapc_list;
+    wtapc_list = e;
+    pthread_mutex_unlock(&wtapc_lock);
+    return e->id;
+}
+
+/* Forget one id (id != 0) or, with S, every id of S. */
+static void
+wtapc_forget(uint64_t id, const lstate *S)
+{
+    pthread_mutex_lock(&wtapc_lock);
+    for (wtapc **pe = &wtapc_list; *pe != NULL;) {
+        wtapc *e = *pe;
+        if ((id != 0 && e->id == id) || (S != NULL && e->S == S)) {
+            *pe = e->next;
+            free(e);
+        } else {
+            pe = &e->next;
+        }
+    }
+    pthread_mutex_unlock(&wtapc_lock);
+}
+
+/* The APC, on the thread that set the timer, inside one of its alertable
+ * waits (which dropped the Lua lock): fn(expiry as a FILETIME integer). */
+static void
+wtapc_tramp(void *arg, uint32_t time_low, uint32_t time_high)
+{
+    uint64_t id = (uint64_t)(uintptr_t)arg;
+    lstate *S = NULL;
+    pthread_mutex_lock(&wtapc_lock);
+    for (wtapc *e = wtapc_list; e != NULL; e = e->next) {
+        if (e->id == id) {
+            S = e->S;
+            /* Hold the state: the entry may go once the list is unlocked. */
+            pthread_mutex_lock(&S->m);
+            S->refs++;
+            pthread_mutex_unlock(&S->m);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&wtapc_lock);
+    if (S == NULL) {
+        return; /* the timer was closed */
+    }
+    if (callback_begin(S)) {
+        int coref;
+        lua_State *co = coroutine_get(S, &coref);
+        lua_pushcfunction(co, traceback_handler);
+        lua_rawgeti(co, LUA_REGISTRYINDEX, S->wtfns);
+        lua_rawgeti(co, -1, (lua_Integer)id);
+        lua_remove(co, -2);
+        if (lua_isfunction(co, -1)) {
+            lua_pushinteger(
+                co, (lua_Integer)(((uint64_t)time_high << 32) | time_low));
+            if (lua_pcall(co, 1, 0, 1) != LUA_OK) {
+                report_error(S, co);
+            }
+        }
+        coroutine_put(S, co, coref);
+        callback_end(S);
+    }
+    state_unref(S);
+}
+
 /* __gc/__close for handles: close if open, never raise. */
 static int
 l_handle_gc(lua_State *L)
 {
     lhandle *h = check_handle_udata(L, 1);
+    if (h->apc_id != 0) {
+        wtapc_forget(h->apc_id, NULL);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+        lstate *S = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        if (S != NULL) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, S->wtfns);
+            lua_pushnil(L);
+            lua_rawseti(L, -2, (lua_Integer)h->apc_id);
+            lua_pop(L, 1);
+        }
+        h->apc_id = 0;
+    }
     if (h->h != NULL) {
         ntp_handle_close(h->h);
         h->h = NULL;
@@ -1598,15 +2145,41 @@ l_mutex_release(lua_State *L)
     return push_ok_or_fail(L, ntp_mutex_release(check_handle(L, 1, H_MUTEX)));
 }
 
-/* wt:set(due_s, period_s) */
+/* wt:set(due_s, period_s[, fn]): fn(expiry_filetime), the completion
+ * routine, runs on this thread at its alertable waits (see wtapc above).
+ * Without fn, a routine set before is dropped. */
 static int
 l_waitable_timer_set(lua_State *L)
 {
+    lstate *S = upstate(L);
     ntp_handle *h = check_handle(L, 1, H_WTIMER);
+    lhandle *lh = lua_touserdata(L, 1);
     luaL_checknumber(L, 2);
     ntp_due due = check_due(L, 2);
     uint32_t period = opt_ms(L, 3);
-    return push_ok_or_fail(L, ntp_waitable_timer_set(h, due, (int32_t)period));
+    bool routine = !lua_isnoneornil(L, 4);
+    if (routine) {
+        luaL_checktype(L, 4, LUA_TFUNCTION);
+    }
+    if (routine && lh->apc_id == 0) {
+        lh->apc_id = wtapc_register(S);
+        if (lh->apc_id == 0) {
+            return push_fail(L, NTP_ENOMEM);
+        }
+    }
+    if (lh->apc_id != 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, S->wtfns);
+        lua_pushvalue(L, 4); /* nil drops the routine's function */
+        lua_rawseti(L, -2, (lua_Integer)lh->apc_id);
+        lua_pop(L, 1);
+    }
+    if (!routine) {
+        return push_ok_or_fail(
+            L, ntp_waitable_timer_set(h, due, (int32_t)period));
+    }
+    return push_ok_or_fail(
+        L, ntp_waitable_timer_set_apc(h, due, (int32_t)period, wtapc_tramp,
+                                      (void *)(uintptr_t)lh->apc_id));
 }
 
 static int
@@ -1843,12 +2416,41 @@ l_on_error(lua_State *L)
     return 0;
 }
 
+/* trace_start(path): record every pool's activity (ntp_trace_start) until
+ * trace_stop(), which writes the Chrome Trace Event JSON file; it may
+ * take a while for a long trace, so the Lua lock is dropped meanwhile. */
+static int
+l_trace_start(lua_State *L)
+{
+    return push_ok_or_fail(L, ntp_trace_start(luaL_checkstring(L, 1)));
+}
+
+static int
+l_trace_stop(lua_State *L)
+{
+    lstate *S = upstate(L);
+    ntp_status st;
+    BLOCKING(S, st = ntp_trace_stop());
+    return push_ok_or_fail(L, st);
+}
+
 /* The calling OS thread's id (GetCurrentThreadId): shows which pool
  * thread runs a callback. */
 static int
 l_thread_id(lua_State *L)
 {
     lua_pushinteger(L, (lua_Integer)gettid());
+    return 1;
+}
+
+/* clock() -> seconds of CLOCK_MONOTONIC, as a float: timing from Lua
+ * (os.clock is CPU time of the whole process, os.time whole seconds). */
+static int
+l_clock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
     return 1;
 }
 
@@ -1878,6 +2480,8 @@ l_state_gc(lua_State *L)
         return 0;
     }
     *pS = NULL;
+    /* Completion routines that come later find their timer gone. */
+    wtapc_forget(0, S);
     pthread_mutex_lock(&S->m);
     S->closing = true;
     pthread_mutex_unlock(&S->m);
@@ -1899,7 +2503,7 @@ l_state_gc(lua_State *L)
     while (list != NULL) {
         cbctx *c = list;
         list = c->next_release;
-        free(c);
+        ctx_free_dead(c);
         S->refs--;
     }
     bool free_it;
@@ -1930,47 +2534,22 @@ apc_tramp(void *arg)
 {
     lapc *a = arg;
     lstate *S = a->S;
-    pthread_mutex_lock(&S->m);
-    bool skip = S->closing;
-    if (!skip) {
-        S->running++;
-    }
-    pthread_mutex_unlock(&S->m);
-    if (!skip) {
-        lock_acquire(S);
-        pthread_mutex_lock(&S->m);
-        bool closing = S->closing;
-        pthread_mutex_unlock(&S->m);
-        if (!closing) {
-            finish_releases(S);
-            int coref;
-            lua_State *co = coroutine_get(S, &coref);
-            lua_pushcfunction(co, traceback_handler);
-            lua_rawgeti(co, LUA_REGISTRYINDEX, a->fnref);
-            lua_rawgeti(co, LUA_REGISTRYINDEX, a->dataref);
-            if (lua_pcall(co, 1, 0, 1) != LUA_OK) {
-                report_error(S, co);
-            }
-            coroutine_put(S, co, coref);
-            luaL_unref(S->T, LUA_REGISTRYINDEX, a->fnref);
-            luaL_unref(S->T, LUA_REGISTRYINDEX, a->dataref);
+    if (callback_begin(S)) {
+        int coref;
+        lua_State *co = coroutine_get(S, &coref);
+        lua_pushcfunction(co, traceback_handler);
+        lua_rawgeti(co, LUA_REGISTRYINDEX, a->fnref);
+        lua_rawgeti(co, LUA_REGISTRYINDEX, a->dataref);
+        if (lua_pcall(co, 1, 0, 1) != LUA_OK) {
+            report_error(S, co);
         }
-        pthread_mutex_lock(&S->m);
-        S->running--;
-        if (S->closing && S->running == 0) {
-            pthread_cond_broadcast(&S->idle);
-        }
-        pthread_mutex_unlock(&S->m);
-        lock_release(S);
+        coroutine_put(S, co, coref);
+        luaL_unref(S->T, LUA_REGISTRYINDEX, a->fnref);
+        luaL_unref(S->T, LUA_REGISTRYINDEX, a->dataref);
+        callback_end(S);
     }
     free(a);
-    pthread_mutex_lock(&S->m);
-    bool free_it;
-    state_unref_locked(S, &free_it);
-    pthread_mutex_unlock(&S->m);
-    if (free_it) {
-        state_free(S);
-    }
+    state_unref(S);
 }
 
 /* queue_apc(fn, thread_handle_or_nil, data): nil is the calling thread. */
@@ -2172,6 +2751,7 @@ static const luaL_Reg pool_methods[] = {{"close", l_pool_close},
                                         {"set_max_threads", l_pool_set_max},
                                         {"set_min_threads", l_pool_set_min},
                                         {"stats", l_pool_stats},
+                                        {"dump", l_pool_dump},
                                         {NULL, NULL}};
 
 static int
@@ -2202,6 +2782,7 @@ static const luaL_Reg wait_methods[] = {{"set", l_wait_set},
 static const luaL_Reg io_methods[] = {
     {"read", l_io_read}, {"write", l_io_write}, {"cancel", l_io_cancel},
     {"wait", l_io_wait}, {"close", l_io_close}, {NULL, NULL}};
+static const luaL_Reg ov_methods[] = {{"result", l_ov_result}, {NULL, NULL}};
 static const luaL_Reg event_methods[] = {{"set", l_event_set},
                                          {"reset", l_event_reset},
                                          {"pulse", l_event_pulse},
@@ -2266,7 +2847,10 @@ static const luaL_Reg glue_funcs[] = {
     {"sleep_ex", l_sleep_ex},
     {"queue_apc", l_queue_apc},
     {"on_error", l_on_error},
+    {"trace_start", l_trace_start},
+    {"trace_stop", l_trace_stop},
     {"live_objects", l_live_objects},
+    {"clock", l_clock},
     {"thread_id", l_thread_id},
     {"lock_waiting", l_lock_waiting},
     {NULL, NULL}};
@@ -2331,6 +2915,14 @@ state_setup(lua_State *L)
     lua_setfield(L, -2, "__mode");
     lua_setmetatable(L, -2);
     S->objtab = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    S->ovtab = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    S->wtfns = luaL_ref(L, LUA_REGISTRYINDEX);
     lock_acquire(S); /* for the thread running the script */
     return S;
 }
@@ -2348,6 +2940,7 @@ ntpool_lua_glue_open(lua_State *L)
              l_timer_tostring);
     new_meta(L, S, "ntpool.wait", wait_methods, l_wait_gc, l_wait_tostring);
     new_meta(L, S, "ntpool.io", io_methods, l_io_gc, l_io_tostring);
+    new_meta(L, S, "ntpool.overlapped", ov_methods, l_ov_gc, l_ov_tostring);
     new_meta(L, S, "ntpool.event", event_methods, l_handle_gc,
              l_handle_tostring);
     new_meta(L, S, "ntpool.semaphore", sem_methods, l_handle_gc,
@@ -2363,6 +2956,21 @@ ntpool_lua_glue_open(lua_State *L)
     new_meta(L, S, "ntpool.critical_section", cs_methods, l_cs_gc,
              l_cs_tostring);
     new_meta(L, S, "ntpool.instance", inst_methods, NULL, l_inst_tostring);
+    luaL_getmetatable(L, "ntpool.instance");
+    S->instmt = luaL_ref(L, LUA_REGISTRYINDEX);
+    luaL_getmetatable(L, "ntpool.pool");
+    S->poolmt = lua_topointer(L, -1);
+    luaL_getmetatable(L, "ntpool.environment");
+    S->envmt = lua_topointer(L, -1);
+    lua_pop(L, 2);
+    for (int k = 0; k < (int)(sizeof S->cbmt / sizeof S->cbmt[0]); k++) {
+        S->cbmt[k] = NULL;
+        if (CB_NAMES[k] != NULL) {
+            luaL_getmetatable(L, CB_NAMES[k]);
+            S->cbmt[k] = lua_topointer(L, -1);
+            lua_pop(L, 1);
+        }
+    }
     lua_createtable(L, 0, 32);
     lua_pushlightuserdata(L, S);
     luaL_setfuncs(L, glue_funcs, 1);
@@ -2375,6 +2983,92 @@ ntpool_lua_glue_open(lua_State *L)
     SETC("INFINITE", NTP_INFINITE);
 #undef SETC
     return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* For the SWIG half (lua_typemaps.i)                                        */
+/* ------------------------------------------------------------------------ */
+
+void *
+ntpool_lua_check(lua_State *L, int idx, int kind)
+{
+    switch (kind) {
+    case NTPL_POOL:
+        return check_pool_open(L, idx)->pool;
+    case NTPL_GROUP:
+        return check_group_open(L, idx)->g;
+    case NTPL_TIMER:
+    case NTPL_IO: {
+        int k = kind == NTPL_TIMER ? CB_TIMER : CB_IO;
+        lcbobj *o = luaL_checkudata(L, idx, CB_NAMES[k]);
+        if (o->c == NULL || o->c->obj == NULL) {
+            luaL_error(L, "operation on closed %s", CB_NAMES[k]);
+        }
+        return o->c->obj;
+    }
+    case NTPL_HANDLE:
+        return check_any_handle(L, idx);
+    case NTPL_INSTANCE: {
+        linstance *li = luaL_checkudata(L, idx, "ntpool.instance");
+        if (li->inst == NULL) {
+            luaL_error(L, "instance used after its callback returned");
+        }
+        return li->inst;
+    }
+    default:
+        return &check_cs(L, idx)->cs;
+    }
+}
+
+/* Should making the userdata raise (out of memory), `core` leaks: it was
+ * created by the core before this was called. */
+void
+ntpool_lua_push_new(lua_State *L, int kind, void *core)
+{
+    if (kind == NTPL_POOL) {
+        lpool *p = lua_newuserdatauv(L, sizeof *p, 0);
+        p->pool = core;
+        p->is_default = core == ntp_pool_default();
+        luaL_setmetatable(L, "ntpool.pool");
+    } else if (kind == NTPL_GROUP) {
+        lgroup *g = lua_newuserdatauv(L, sizeof *g, 0);
+        g->g = core;
+        g->members = NULL;
+        luaL_setmetatable(L, "ntpool.cleanup_group");
+    } else {
+        /* A handle: its kind picks the metatable (HANDLE_NAMES follows
+         * ntp_handle_kind, which starts at 1). */
+        int hk = ntp_handle_kind_of(core);
+        if (hk < NTP_HANDLE_EVENT || hk > NTP_HANDLE_FD) {
+            ntp_handle_close(core);
+            luaL_error(L, "ntpool.raw: unknown handle kind %d", hk);
+        }
+        lhandle *h = new_handle(L, hk - NTP_HANDLE_EVENT);
+        h->h = core;
+    }
+}
+
+static lstate *
+registry_state(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
+    lstate *S = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return S;
+}
+
+void
+ntpool_lua_blocking_begin(lua_State *L)
+{
+    lock_release(registry_state(L));
+}
+
+void
+ntpool_lua_blocking_end(lua_State *L)
+{
+    lstate *S = registry_state(L);
+    lock_acquire(S);
+    finish_releases(S);
 }
 
 #ifndef NTPOOL_LUA_WITH_SWIG

@@ -51,10 +51,15 @@ ntpool.default_pool = glue.default_pool
 local priorities = { high = 0, normal = 1, low = 2 }
 
 --- ntpool.environment{pool=, cleanup_group=, cancel=, priority=,
---                     runs_long=, persistent=}
+--                     runs_long=, persistent=, finalize=, library=}
 -- priority: "high", "normal", "low" or 0, 1, 2. cancel(object, value) is
 -- called by cleanup_group:close_members(true, value) for each member the
--- script did not close itself.
+-- script did not close itself. finalize(inst, object) runs after each
+-- callback of the objects made with the environment, on the same thread
+-- with the same instance, before its completion actions (object is nil
+-- for try_submit callbacks). library: the path of a shared library
+-- already loaded, kept mapped while the objects' callbacks can run
+-- (SetThreadpoolCallbackLibrary).
 function ntpool.environment(o)
   o = opts(o, 1, "environment")
   local prio = o.priority
@@ -62,7 +67,7 @@ function ntpool.environment(o)
     prio = priorities[prio] or error("unknown priority '" .. prio .. "'", 2)
   end
   return glue.environment(o.pool, prio, o.runs_long, o.persistent,
-                          o.cleanup_group, o.cancel)
+                          o.cleanup_group, o.cancel, o.finalize, o.library)
 end
 
 --- ntpool.cleanup_group() -> group; group:close_members(cancel_pending,
@@ -71,16 +76,50 @@ end
 ntpool.cleanup_group = glue.cleanup_group
 
 local pool_mt = meta("ntpool.pool")
+
+-- The modes of pool:dump, as the flags of the seeds' `!tp pool`.
+local DUMP_ONE_LINE, DUMP_MEMBERS, DUMP_QUEUE = 0x1, 0x2, 0x4
+local dump_modes = {
+  threads = 0, ["one-line"] = DUMP_ONE_LINE, members = DUMP_MEMBERS,
+  queue = DUMP_QUEUE, all = DUMP_MEMBERS | DUMP_QUEUE,
+}
+ntpool.DUMP_ONE_LINE, ntpool.DUMP_MEMBERS, ntpool.DUMP_QUEUE =
+  DUMP_ONE_LINE, DUMP_MEMBERS, DUMP_QUEUE
+
+--- pool:dump([mode]) -> text: what the debugger's `!tp pool` shows. mode
+-- "threads" (the default): the pool's line and each thread, idle or
+-- running which callback for how long; "one-line": the pool's line only;
+-- "members": the threads and the pool's objects (pending posts, running
+-- callbacks); "queue": the threads and the queue per priority; "all":
+-- members and queue. An integer is taken as the seeds' flags (0x1, 0x2,
+-- 0x4).
+local raw_dump = pool_mt.dump
+function pool_mt.dump(pool, mode)
+  local flags = mode
+  if mode == nil then
+    flags = 0
+  elseif type(mode) == "string" then
+    flags = dump_modes[mode]
+    if flags == nil then
+      error(("bad argument #1 to 'dump' (unknown mode '%s')"):format(mode), 2)
+    end
+  end
+  return raw_dump(pool, flags)
+end
 function pool_mt.work(pool, fn) return glue.work(fn, pool) end
 function pool_mt.timer(pool, fn) return glue.timer(fn, pool) end
 function pool_mt.wait(pool, fn) return glue.wait(fn, pool) end
 function pool_mt.try_submit(pool, fn) return glue.try_submit(fn, pool) end
 --- pool:io(fd_or_file, fn): an I/O object over a file descriptor or a Lua
 -- file (made non-blocking if it is a pipe or socket). io:read(size[,
--- offset]) and io:write(data[, offset]) start operations; each completion
--- calls fn(inst, io, result) with result the data read (a string, "" at
--- end of file) or the number of bytes written, or fn(inst, io, nil,
--- message, errname) on failure (ECANCELED after io:cancel()).
+-- offset]) and io:write(data[, offset]) start operations and return each
+-- an ntpool.overlapped; each completion calls fn(inst, io, result, nil,
+-- nil, ov) with result the data read (a string, "" at end of file) or the
+-- number of bytes written, or fn(inst, io, nil, message, errname, ov) on
+-- failure (ECANCELED after io:cancel([ov])). ov:result(wait) -> bytes
+-- (and the data, for a read), or fail with EBUSY while it is under way,
+-- as GetOverlappedResult; it also reports operations whose callback
+-- io:wait(true) dropped.
 function pool_mt.io(pool, file, fn) return glue.io(file, fn, pool) end
 
 -- Callback objects; env is nil (default pool), a pool or an environment.
@@ -91,7 +130,8 @@ ntpool.try_submit = glue.try_submit
 --- ntpool.io(fd_or_file, fn[, env]): see pool:io.
 ntpool.io = glue.io
 
--- wait:set(handle | fd | io file | nil, timeout_seconds)
+-- wait:set(handle | fd | io file | nil, timeout_seconds) -> true if this
+-- cancelled a wait that was still pending (SetThreadpoolWaitEx)
 local wait_mt = meta("ntpool.wait")
 local raw_wait_set = wait_mt.set
 function wait_mt.set(w, h, timeout)
@@ -194,10 +234,54 @@ function ntpool.sleep(seconds) glue.sleep_ex(seconds, false) end
 -- with alertable=true), which then returns WAIT_IO_COMPLETION.
 ntpool.queue_user_apc = glue.queue_apc
 
+-- Tracing -------------------------------------------------------------------
+
+--- ntpool.trace_start(path) -> true, or fail, message, errname (EBUSY if a
+-- trace runs already): from now on every pool records each callback's
+-- start and end on its thread, worker creation and exit, queue depths,
+-- timer and wait firings and completion actions. ntpool.trace_stop()
+-- writes them to path as Chrome Trace Event JSON (Perfetto,
+-- chrome://tracing; `python3 -m ntpool.trace path -o run.svg` draws it).
+ntpool.trace_start = glue.trace_start
+ntpool.trace_stop = glue.trace_stop
+
+local trace_mt = {
+  __name = "ntpool.trace",
+  __close = function(t)
+    if t.running then
+      t.running = false
+      assert(glue.trace_stop())
+    end
+  end,
+  __tostring = function(t)
+    return ("ntpool.trace (%s%s)"):format(t.path,
+                                          t.running and "" or ", stopped")
+  end,
+}
+trace_mt.__index = { stop = trace_mt.__close }
+trace_mt.__gc = trace_mt.__close
+
+--- ntpool.trace(path[, fn]): a scoped trace. With fn: records while fn
+-- runs, writes the file (even if fn raises) and returns fn's results.
+-- Without: returns a to-be-closed value that stops the trace when it goes
+-- out of scope:  local t <close> = ntpool.trace("run.json")
+function ntpool.trace(path, fn)
+  assert(glue.trace_start(path))
+  local t = setmetatable({ path = path, running = true }, trace_mt)
+  if fn == nil then return t end
+  local res = table.pack(pcall(fn))
+  trace_mt.__close(t)
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
+end
+
 --- ntpool.on_error(fn): fn(message_with_traceback) gets the errors raised
 -- by callbacks (default: Lua's warn, which the script turns on with
 -- warn "@on"). nil restores the default.
 ntpool.on_error = glue.on_error
+
+--- ntpool.clock() -> seconds on the monotonic clock (a float), for timing.
+ntpool.clock = glue.clock
 
 -- For tests: live core objects (the default pool excepted).
 ntpool.live_objects = glue.live_objects

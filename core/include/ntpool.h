@@ -38,7 +38,9 @@ extern "C" {
 
 /* Only NTP_EXTERN symbols are exported; the library builds with
  * -fvisibility=hidden. */
+#ifndef NTP_EXTERN /* SWIG defines it empty */
 #define NTP_EXTERN __attribute__((visibility("default")))
+#endif
 
 #define NTP_VERSION_MAJOR 0
 #define NTP_VERSION_MINOR 1
@@ -104,6 +106,10 @@ typedef void *(*ntp_malloc_fn)(size_t size, void *data);
 typedef void (*ntp_free_fn)(void *ptr, void *data);
 NTP_EXTERN void ntp_set_allocator(ntp_malloc_fn m, ntp_free_fn f, void *data);
 
+/* Called exactly once, on some thread, after the object is closed and its
+ * final callback has returned: the one safe moment to drop what ctx holds. */
+typedef void (*ntp_release_cb)(void *ctx);
+
 /*
  * Pool thread hooks, for language bindings: a binding that lets a pool
  * thread keep its interpreter lock across consecutive callbacks must give
@@ -112,7 +118,7 @@ NTP_EXTERN void ntp_set_allocator(ntp_malloc_fn m, ntp_free_fn f, void *data);
  *   idle: the calling pool thread found its queue empty and is about to wait
  *         for work (called once per idle period, not on spurious wake-ups).
  *   exit: the calling pool thread is about to end.
- * Both run on the pool thread (workers and persistent threads of every
+ * All run on the pool thread (workers and persistent threads of every
  * pool) with no ntpool lock held; they must not block for long. Either may
  * be NULL. Registrations are process-wide and permanent (up to 8; further
  * ones get NTP_ENOSPC), so the code they point to must stay loaded: a
@@ -123,6 +129,12 @@ typedef struct ntp_thread_hooks {
     void (*idle)(void *arg);
     void (*exit)(void *arg);
     void *arg;
+    /* before_callback: the calling pool thread is about to run a callback
+     * of an object whose release hook is `release` (NULL if it has none).
+     * A binding recognises its own objects by the release hook it gave
+     * them, and gives up the interpreter lock it kept before a callback
+     * that is not its own (which might block on that lock). May be NULL. */
+    void (*before_callback)(void *arg, ntp_release_cb release);
 } ntp_thread_hooks;
 NTP_EXTERN ntp_status ntp_thread_hooks_register(const ntp_thread_hooks *hooks);
 
@@ -155,9 +167,6 @@ typedef void (*ntp_work_cb)(ntp_instance *inst, void *ctx, ntp_work *work);
 /* Called from ntp_cleanup_group_close_members with cancel_pending, on the
  * calling thread, once per member: (the member's ctx, the cleanup ctx). */
 typedef void (*ntp_cleanup_cancel_cb)(void *object_ctx, void *cleanup_ctx);
-/* Called exactly once, on some thread, after the object is closed and its
- * final callback has returned: the one safe moment to drop what ctx holds. */
-typedef void (*ntp_release_cb)(void *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Callback environment (TP_CALLBACK_ENVIRON)                                */

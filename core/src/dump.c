@@ -57,13 +57,16 @@ dump_locked(ntp_pool *p, unsigned flags, FILE *f)
             ntp__object *o = ntp__container_of(n, ntp__object, pool_node);
             fprintf(f,
                     "    %s %p ctx %p, priority %s%s%s: pending %u, running "
-                    "%u, posts %llu%s%s\n",
+                    "%u, posts %llu%s%s",
                     o->ops->name, (void *)o, o->ctx, prio_names[o->priority],
                     o->runs_long ? ", runs long" : "",
                     o->persistent ? ", persistent" : "", o->pending,
                     o->running, (unsigned long long)o->posts_total,
                     o->in_group ? ", in a cleanup group" : "",
                     atomic_load(&o->closed) ? ", closed" : "");
+            if (o->ops->describe)
+                o->ops->describe(o, f);
+            fputc('\n', f);
         }
     }
 

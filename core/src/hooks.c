@@ -58,3 +58,12 @@ ntp__thread_hooks_exit(void)
         if (table[i].exit)
             table[i].exit(table[i].arg);
 }
+
+void
+ntp__thread_hooks_before_callback(ntp_release_cb release)
+{
+    unsigned n = atomic_load_explicit(&table_count, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++)
+        if (table[i].before_callback)
+            table[i].before_callback(table[i].arg, release);
+}

@@ -19,6 +19,10 @@ void
 ntp__instance_begin(ntp_instance *inst, ntp__object *obj, ntp_pool *p,
                     bool on_persistent, bool counted_long)
 {
+    /* A binding that keeps its interpreter lock between its own callbacks
+     * must hear of a callback that is not its own first (ntpool.h). */
+    if (ntp__thread_hooks_any())
+        ntp__thread_hooks_before_callback(obj->release);
     memset(inst, 0, sizeof *inst);
     inst->obj = obj;
     inst->pool = p;

@@ -52,6 +52,7 @@ extern atomic_int ntp__spawn_failures_to_inject;
 bool ntp__thread_hooks_any(void);
 void ntp__thread_hooks_idle(void);
 void ntp__thread_hooks_exit(void);
+void ntp__thread_hooks_before_callback(ntp_release_cb release);
 
 /* ---- tracing (trace.c) ---- */
 typedef enum ntp__trace_type {

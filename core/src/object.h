@@ -46,6 +46,10 @@ typedef struct ntp__object_ops {
     void (*disarm)(ntp__object *obj);
     /* Free what the kind owns besides the base. No lock held. May be NULL. */
     void (*finalize)(ntp__object *obj);
+    /* For ntp_pool_dump: append the kind's state (", due in 5.000 ms") to
+     * the object's line. Pool lock held; reads only what that lock (or an
+     * atomic) guards. May be NULL. */
+    void (*describe)(ntp__object *obj, FILE *f);
 } ntp__object_ops;
 
 struct ntp__object {

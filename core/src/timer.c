@@ -147,12 +147,40 @@ timer_finalize(ntp__object *obj)
     ntp__rtimer_disarm(&t->rt);
 }
 
+/* The dump's view (pool lock held): armed or not, when it is next due,
+ * its period and window. */
+static void
+timer_describe(ntp__object *obj, FILE *f)
+{
+    ntp_timer *t = (ntp_timer *)obj;
+    if (!t->is_set) {
+        fprintf(f, ", not set");
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(t->clock == NTP__CLOCK_REALTIME ? CLOCK_REALTIME
+                                                  : CLOCK_MONOTONIC,
+                  &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    if (t->due_ns > now)
+        fprintf(f, ", set: due in %.3f ms", (double)(t->due_ns - now) / 1e6);
+    else
+        fprintf(f, ", set: expired");
+    if (t->clock == NTP__CLOCK_REALTIME)
+        fprintf(f, " (absolute time)");
+    if (t->period_ms)
+        fprintf(f, ", period %u ms", t->period_ms);
+    if (t->window_ms)
+        fprintf(f, ", window %u ms", t->window_ms);
+}
+
 static const ntp__object_ops timer_ops = {
     .kind = NTP__KIND_TIMER,
     .name = "timer",
     .invoke = timer_invoke,
     .disarm = timer_disarm,
     .finalize = timer_finalize,
+    .describe = timer_describe,
 };
 
 ntp_status

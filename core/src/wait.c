@@ -92,10 +92,11 @@ struct ntp_wait {
     ntp__object base; /* first: the object is freed through it */
     ntp_wait_cb cb;
 
-    /* Guarded by set_lock. */
+    /* Written under set_lock; atomic so that a dump (pool lock only) may
+     * read them. */
     pthread_mutex_t set_lock;
-    ntp_handle *handle; /* our reference, or NULL */
-    bool armed;         /* the block may still be linked: stop disarms it */
+    ntp_handle *_Atomic handle; /* our reference, or NULL */
+    _Atomic bool armed; /* the block may still be linked: stop disarms it */
     uint64_t gen;       /* the current (or last) arming */
 
     /* The block over `handle`: the owner's while not armed, the sync
@@ -375,12 +376,28 @@ wait_finalize(ntp__object *obj)
     pthread_mutex_destroy(&w->set_lock);
 }
 
+/* The dump's view: armed on which handle, and results queued. */
+static void
+wait_describe(ntp__object *obj, FILE *f)
+{
+    ntp_wait *w = (ntp_wait *)obj;
+    ntp_handle *h = atomic_load_explicit(&w->handle, memory_order_relaxed);
+    if (atomic_load_explicit(&w->armed, memory_order_relaxed) && h)
+        fprintf(f, ", armed on handle %p", (void *)h);
+    else
+        fprintf(f, ", not armed");
+    if (w->ring_len + w->over_signals + w->over_timeouts)
+        fprintf(f, ", %u results queued",
+                w->ring_len + w->over_signals + w->over_timeouts);
+}
+
 static const ntp__object_ops wait_ops = {
     .kind = NTP__KIND_WAIT,
     .name = "wait",
     .invoke = wait_invoke,
     .disarm = wait_disarm,
     .finalize = wait_finalize,
+    .describe = wait_describe,
 };
 
 ntp_status

@@ -7,7 +7,8 @@
 -- The same names and order as the Python ntpool.win32.
 
 local ntpool = require "ntpool"
-local glue = ntpool.raw.glue
+local raw = ntpool.raw
+local glue = raw.glue
 
 local M = {}
 
@@ -34,6 +35,16 @@ M.WT_EXECUTEINTIMERTHREAD = 0x20
 M.WT_EXECUTEINPERSISTENTIOTHREAD = 0x40
 M.WT_EXECUTEINPERSISTENTTHREAD = 0x80
 M.WT_TRANSFER_IMPERSONATION = 0x100
+
+function M.WT_SET_MAX_THREADPOOL_THREADS(flags, limit)
+  return flags | ((limit & 0xFFFF) << 16)
+end
+
+-- GetLastError/SetLastError: per OS thread (callbacks run on pool
+-- threads); set by the calls below that report a failure as false.
+local last_error = {}
+function M.GetLastError() return last_error[glue.thread_id()] or 0 end
+function M.SetLastError(code) last_error[glue.thread_id()] = code end
 
 local function ms_to_s(ms)
   if ms == nil or ms == M.INFINITE then return nil end
@@ -62,6 +73,19 @@ function M.SetThreadpoolThreadMaximum(pool, n) pool:set_max_threads(n) end
 function M.SetThreadpoolThreadMinimum(pool, n)
   return pool:set_min_threads(n) ~= nil
 end
+-- TP_POOL_STACK_INFORMATION as {StackReserve=, StackCommit=}.
+function M.TP_POOL_STACK_INFORMATION(reserve, commit)
+  return { StackReserve = reserve, StackCommit = commit }
+end
+function M.SetThreadpoolStackInformation(pool, info)
+  return raw.ntp_pool_set_stack(pool, info.StackReserve,
+                                info.StackCommit) == true
+end
+function M.QueryThreadpoolStackInformation(pool)
+  local reserve, commit = raw.ntp_pool_get_stack(pool)
+  if reserve == nil then return nil end
+  return { StackReserve = reserve, StackCommit = commit }
+end
 
 -- A TP_CALLBACK_ENVIRON: a plain table, turned into an environment when an
 -- object is created (objects copy it, as on Windows).
@@ -73,6 +97,8 @@ function M.SetThreadpoolCallbackPool(env, pool) env.pool = pool end
 function M.SetThreadpoolCallbackPriority(env, p) env.priority = p end
 function M.SetThreadpoolCallbackRunsLong(env) env.runs_long = true end
 function M.SetThreadpoolCallbackPersistent(env) env.persistent = true end
+-- library: the path of a shared library already loaded (an HMODULE).
+function M.SetThreadpoolCallbackLibrary(env, library) env.library = library end
 
 -- The context each object was created with, for cancel callbacks.
 local contexts = setmetatable({}, { __mode = "k" })
@@ -87,8 +113,9 @@ local function make_env(env)
     local cb = env.cancel
     cancel = function(obj, cleanup_ctx) cb(contexts[obj], cleanup_ctx) end
   end
-  return glue.environment(env.pool, env.priority, env.runs_long,
-                          env.persistent, env.cleanup_group, cancel)
+  return assert(glue.environment(env.pool, env.priority, env.runs_long,
+                                 env.persistent, env.cleanup_group, cancel,
+                                 nil, env.library))
 end
 
 local function remember(obj, context)
@@ -157,33 +184,166 @@ end
 function M.SetThreadpoolWait(wait, handle, timeout)
   wait:set(handle, filetime_to_s(timeout))
 end
+-- -> true if this cancelled a wait that was still pending.
+function M.SetThreadpoolWaitEx(wait, handle, timeout, reserved)
+  return wait:set(handle, filetime_to_s(timeout))
+end
 function M.WaitForThreadpoolWaitCallbacks(w, cancel) w:wait(cancel) end
 function M.CloseThreadpoolWait(wait) wait:close() end
 
 -- I/O ------------------------------------------------------------------------
--- CreateThreadpoolIo(fd_or_file, callback, context, env); the callback gets
--- (inst, context, overlapped, io_result, nbytes, io) where overlapped is the
--- data read (nil for a write), io_result 0 or an errno name ("ECANCELED").
--- ReadFile/WriteFile take the I/O object (ntpool reads and writes for you)
--- and announce the operation themselves, so StartThreadpoolIo and
--- CancelThreadpoolIo have nothing left to do.
+-- As the Python ntpool.win32 (and Windows): CreateThreadpoolIo binds a file
+-- or descriptor to an I/O object; ReadFile/WriteFile on that same file or
+-- descriptor (or on the I/O object) start operations described by an
+-- OVERLAPPED; the callback gets (inst, context, overlapped, io_result,
+-- nbytes, io), io_result a Windows error code (NO_ERROR,
+-- ERROR_OPERATION_ABORTED...), and a read's bytes in overlapped.data.
+-- ntpool does the reads and writes and announces each operation itself,
+-- so StartThreadpoolIo and CancelThreadpoolIo have nothing left to do.
+
+M.NO_ERROR, M.ERROR_SUCCESS = 0, 0
+M.ERROR_FILE_NOT_FOUND = 2
+M.ERROR_INVALID_HANDLE = 6
+M.ERROR_NOT_ENOUGH_MEMORY = 8
+M.ERROR_GEN_FAILURE = 31
+M.ERROR_HANDLE_EOF = 38
+M.ERROR_NOT_SUPPORTED = 50
+M.ERROR_INVALID_PARAMETER = 87
+M.ERROR_ALREADY_EXISTS = 183
+M.ERROR_NOT_OWNER = 288
+M.ERROR_TOO_MANY_POSTS = 298
+M.ERROR_OPERATION_ABORTED = 995
+M.ERROR_IO_INCOMPLETE = 996
+M.ERROR_IO_PENDING = 997
+M.ERROR_NOT_FOUND = 1168
+M.ERROR_TIMEOUT = 1460
+
+-- The core's errno names as Windows error codes (as <ntpool/win32.h>).
+local winerror_of = {
+  EINVAL = M.ERROR_INVALID_PARAMETER, ENOMEM = M.ERROR_NOT_ENOUGH_MEMORY,
+  EAGAIN = M.ERROR_NOT_ENOUGH_MEMORY, EBADF = M.ERROR_INVALID_HANDLE,
+  EPERM = M.ERROR_NOT_OWNER, EOVERFLOW = M.ERROR_TOO_MANY_POSTS,
+  ECANCELED = M.ERROR_OPERATION_ABORTED, EEXIST = M.ERROR_ALREADY_EXISTS,
+  ENOTSUP = M.ERROR_NOT_SUPPORTED, ENOSYS = M.ERROR_NOT_SUPPORTED,
+  EINPROGRESS = M.ERROR_IO_PENDING, ETIMEDOUT = M.ERROR_TIMEOUT,
+  ENOENT = M.ERROR_NOT_FOUND, EBUSY = M.ERROR_IO_INCOMPLETE,
+}
+local function winerror(errname)
+  if errname == nil then return M.NO_ERROR end
+  return winerror_of[errname] or M.ERROR_GEN_FAILURE
+end
+
+local overlapped_mt = { __name = "OVERLAPPED" }
+overlapped_mt.__index = overlapped_mt
+--- OVERLAPPED(offset, event): offset nil = the current position (pipes,
+-- sockets); event, if any, is set when the operation completes.
+function M.OVERLAPPED(offset, event)
+  return setmetatable({ offset = offset, event = event }, overlapped_mt)
+end
+
+-- The I/O object bound to each file or descriptor (as long as the file
+-- lives: BindIoCompletionCallback's object has no other owner), and the
+-- OVERLAPPED of each operation in flight (keyed by the glue's
+-- ntpool.overlapped).
+local io_by_handle = setmetatable({}, { __mode = "k" })
+local overlapped_of = setmetatable({}, { __mode = "k" })
+
 function M.CreateThreadpoolIo(file, callback, context, env)
   assert(type(callback) == "function", "callback must be a function")
-  return remember(glue.io(file, function(inst, io, result, msg, errname)
-    if result == nil then
-      callback(inst, context, nil, errname, 0, io)
-    elseif type(result) == "string" then
-      callback(inst, context, result, 0, #result, io)
-    else
-      callback(inst, context, nil, 0, result, io)
+  local obj = glue.io(file, function(inst, io, result, msg, errname, op)
+    local ov = overlapped_of[op]
+    local nbytes = 0
+    if type(result) == "string" then
+      nbytes = #result
+      if ov then ov.data = result end
+    elseif result ~= nil then
+      nbytes = result
     end
-  end, make_env(env)), context)
+    if ov and ov.event then ov.event:set() end
+    callback(inst, context, ov, winerror(errname), nbytes, io)
+  end, make_env(env))
+  if obj ~= nil then io_by_handle[file] = obj end
+  return remember(obj, context)
 end
 function M.StartThreadpoolIo(io) end
 function M.CancelThreadpoolIo(io) end
-function M.ReadFile(io, size, offset) return io:read(size, offset) == true end
-function M.WriteFile(io, data, offset) return io:write(data, offset) == true end
-function M.CancelIoEx(io) return io:cancel() == true end
+-- BindIoCompletionCallback(fd_or_file, callback, flags) -> true:
+-- callback(error_code, nbytes, overlapped) for every completion of
+-- ReadFile/WriteFile on it, on the default pool.
+function M.BindIoCompletionCallback(file, callback, flags)
+  assert(type(callback) == "function", "callback must be a function")
+  local io = M.CreateThreadpoolIo(file, function(inst, ctx, ov, res, n)
+    callback(res, n, ov)
+  end, nil, nil)
+  return io ~= nil
+end
+
+local function io_for(handle, funcname)
+  local mt = getmetatable(handle)
+  if mt and mt.__name == "ntpool.io" then return handle end
+  local io = io_by_handle[handle]
+  if io == nil then
+    error(funcname .. ": no thread-pool I/O object is bound to this handle",
+          3)
+  end
+  return io
+end
+
+local function start(funcname, op, overlapped)
+  if getmetatable(overlapped) ~= overlapped_mt then
+    error(("bad argument #3 to '%s' (OVERLAPPED expected)"):format(funcname),
+          3)
+  end
+  local ov, msg, errname = op()
+  if ov == nil then
+    error(("%s: %s (%d)"):format(funcname, msg, winerror(errname)), 3)
+  end
+  overlapped.data, overlapped._op = nil, ov
+  overlapped_of[ov] = overlapped
+end
+
+-- ReadFile(handle, size, overlapped) -> ERROR_IO_PENDING, nil: the bytes
+-- come in overlapped.data when the completion callback runs.
+function M.ReadFile(handle, size, overlapped)
+  local io = io_for(handle, "ReadFile")
+  start("ReadFile", function() return io:read(size, overlapped.offset) end,
+        overlapped)
+  return M.ERROR_IO_PENDING, nil
+end
+-- WriteFile(handle, data, overlapped) -> ERROR_IO_PENDING, 0.
+function M.WriteFile(handle, data, overlapped)
+  local io = io_for(handle, "WriteFile")
+  start("WriteFile", function() return io:write(data, overlapped.offset) end,
+        overlapped)
+  return M.ERROR_IO_PENDING, 0
+end
+-- CancelIoEx(handle, overlapped) -> true, or false and ERROR_NOT_FOUND if
+-- nothing was waiting. Without overlapped (and CancelIo): every operation.
+function M.CancelIoEx(handle, overlapped)
+  local io = io_for(handle, "CancelIoEx")
+  local ok, _, errname = io:cancel(overlapped and overlapped._op)
+  if ok then return true end
+  M.SetLastError(winerror(errname))
+  return false, winerror(errname)
+end
+function M.CancelIo(handle) return M.CancelIoEx(handle, nil) end
+-- GetOverlappedResult(handle, overlapped, wait) -> bytes transferred, or
+-- false and ERROR_IO_INCOMPLETE while under way and wait is false (or the
+-- operation's error). A read's bytes go to overlapped.data.
+function M.GetOverlappedResult(handle, overlapped, wait)
+  local op = overlapped._op
+  if op == nil then
+    error("GetOverlappedResult: no operation was started with this "
+          .. "OVERLAPPED", 2)
+  end
+  local n, data, errname = op:result(wait)
+  if n == nil then
+    M.SetLastError(winerror(errname))
+    return false, winerror(errname)
+  end
+  if data ~= nil then overlapped.data = data end
+  return n
+end
 function M.WaitForThreadpoolIoCallbacks(io, cancel) io:wait(cancel) end
 function M.CloseThreadpoolIo(io) io:close() end
 
@@ -318,8 +478,18 @@ function M.ReleaseMutex(h) return assert(h:release()) end
 function M.CreateWaitableTimer(sa, manual, name)
   return assert(glue.waitable_timer(manual))
 end
-function M.SetWaitableTimer(h, due, period_ms)
-  return assert(h:set(filetime_to_s(due) or 0, (period_ms or 0) / 1000))
+-- SetWaitableTimer(h, due, period_ms, completion_routine, arg, resume):
+-- completion_routine(arg, time_low, time_high) runs on the calling thread
+-- at its alertable waits (SleepEx(ms, true), ...), once per expiry; resume
+-- is ignored (no power management here).
+function M.SetWaitableTimer(h, due, period_ms, routine, arg, resume)
+  local fn
+  if routine ~= nil then
+    assert(type(routine) == "function",
+           "completion routine must be a function")
+    fn = function(ft) routine(arg, ft & 0xFFFFFFFF, ft >> 32) end
+  end
+  return assert(h:set(filetime_to_s(due) or 0, (period_ms or 0) / 1000, fn))
 end
 function M.CancelWaitableTimer(h) return assert(h:cancel()) end
 function M.CloseHandle(h) h:close() end
@@ -368,6 +538,18 @@ function M.QueueUserAPC(func, thread, data)
 end
 function M.GetCurrentThreadId() return glue.thread_id() end
 function M.GetCurrentThread() return glue.current_thread() end
+function M.GetCurrentProcessId()
+  local f = assert(io.open("/proc/self/stat", "r"))
+  local pid = f:read("n")
+  f:close()
+  return pid
+end
+function M.GetTickCount64() return math.floor(ntpool.clock() * 1000) end
+function M.GetTickCount() return M.GetTickCount64() & 0xFFFFFFFF end
+-- FILETIME: 100 ns units since 1601-01-01 UTC (to the second here).
+function M.GetSystemTimeAsFileTime()
+  return os.time() * 10000000 + EPOCH_DIFF_100NS
+end
 
 -- Argument checks ------------------------------------------------------------
 -- The functions above call a method of the object they are given; called
@@ -380,18 +562,27 @@ local HANDLES = {"ntpool.event", "ntpool.semaphore", "ntpool.mutex",
 local TIMER_QUEUE = "timer queue" -- a table from CreateTimerQueue
 local ENVIRON = "environment"     -- from InitializeThreadpoolEnvironment
 
--- name = {argument number, accepted kinds}; "?" in front: nil accepted.
+-- name = list of {argument number, accepted kinds}; a kind is a
+-- metatable __name, TIMER_QUEUE, ENVIRON or a Lua type name.
 local expected = {}
 local function expect(argn, kinds, names)
-  for _, name in ipairs(names) do expected[name] = {argn, kinds} end
+  for _, name in ipairs(names) do
+    expected[name] = expected[name] or {}
+    table.insert(expected[name], {argn, kinds})
+  end
 end
 expect(1, {"ntpool.pool"}, {"CloseThreadpool", "SetThreadpoolThreadMaximum",
-                            "SetThreadpoolThreadMinimum"})
+                            "SetThreadpoolThreadMinimum",
+                            "SetThreadpoolStackInformation"})
+expect(2, {"table"}, {"SetThreadpoolStackInformation"})
+expect(1, {"number"}, {"WT_SET_MAX_THREADPOOL_THREADS"})
+expect(2, {"number"}, {"WT_SET_MAX_THREADPOOL_THREADS"})
 expect(1, {ENVIRON}, {"SetThreadpoolCallbackPool",
                       "SetThreadpoolCallbackPriority",
                       "SetThreadpoolCallbackRunsLong",
                       "SetThreadpoolCallbackPersistent",
-                      "SetThreadpoolCallbackCleanupGroup"})
+                      "SetThreadpoolCallbackCleanupGroup",
+                      "SetThreadpoolCallbackLibrary"})
 expect(1, {"ntpool.cleanup_group"}, {"CloseThreadpoolCleanupGroupMembers",
                                      "CloseThreadpoolCleanupGroup"})
 expect(1, {"ntpool.work"}, {"SubmitThreadpoolWork",
@@ -401,12 +592,12 @@ expect(1, {"ntpool.timer"}, {"SetThreadpoolTimer", "SetThreadpoolTimerEx",
                              "IsThreadpoolTimerSet",
                              "WaitForThreadpoolTimerCallbacks",
                              "CloseThreadpoolTimer"})
-expect(1, {"ntpool.wait"}, {"SetThreadpoolWait",
+expect(1, {"ntpool.wait"}, {"SetThreadpoolWait", "SetThreadpoolWaitEx",
                             "WaitForThreadpoolWaitCallbacks",
                             "CloseThreadpoolWait", "UnregisterWait",
                             "UnregisterWaitEx"})
-expect(1, {"ntpool.io"}, {"ReadFile", "WriteFile", "CancelIoEx",
-                          "WaitForThreadpoolIoCallbacks", "CloseThreadpoolIo"})
+expect(1, {"ntpool.io"}, {"WaitForThreadpoolIoCallbacks", "CloseThreadpoolIo"})
+expect(2, {"OVERLAPPED"}, {"GetOverlappedResult"})
 expect(1, {"ntpool.instance"}, {"CallbackMayRunLong",
                                 "DisassociateCurrentThreadFromCallback",
                                 "SetEventWhenCallbackReturns",
@@ -439,16 +630,25 @@ local function kind_of(v)
   return type(mt) == "table" and mt.__name or type(v)
 end
 
-for name, spec in pairs(expected) do
-  local fn, argn, kinds = M[name], spec[1], spec[2]
+local function accepted(kind, kinds)
+  for _, k in ipairs(kinds) do
+    if k == kind then return true end
+  end
+  return false
+end
+
+for name, specs in pairs(expected) do
+  local fn = M[name]
   M[name] = function(...)
-    local kind = kind_of((select(argn, ...)))
-    for _, k in ipairs(kinds) do
-      if k == kind then return fn(...) end
+    for _, spec in ipairs(specs) do
+      local argn, kinds = spec[1], spec[2]
+      local kind = kind_of((select(argn, ...)))
+      if not accepted(kind, kinds) then
+        error(("bad argument #%d to '%s' (%s expected, got %s)"):format(
+            argn, name, #kinds > 1 and "ntpool handle" or kinds[1], kind), 2)
+      end
     end
-    error(("bad argument #%d to '%s' (%s expected, got %s)"):format(
-        argn, name, #kinds > 1 and "ntpool handle" or kinds[1],
-        kind), 2)
+    return fn(...)
   end
 end
 

@@ -43,18 +43,12 @@ def _raw():
 def start(path):
     """Start recording to `path` (a str or os.PathLike)."""
     import os
-    status = _raw().ntp_trace_start(os.fspath(path))
-    if status != 0:
-        raise OSError(-status, "ntp_trace_start: " +
-                      _raw().ntp_strerror(status), str(path))
+    _raw().ntp_trace_start(os.fspath(path))  # raises OSError on failure
 
 
 def stop():
     """Stop recording and write the file."""
-    status = _raw().ntp_trace_stop()
-    if status != 0:
-        raise OSError(-status, "ntp_trace_stop: " +
-                      _raw().ntp_strerror(status))
+    _raw().ntp_trace_stop()  # raises OSError on failure
 
 
 @contextlib.contextmanager

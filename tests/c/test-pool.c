@@ -9,6 +9,9 @@
 #include <signal.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
@@ -637,6 +640,64 @@ TEST_IMPL(pool_workers_block_async_signals)
     ASSERT_EQ(atomic_load(&mask_sigsegv_blocked), 0);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     ntp_work_close(w);
+    ntp_pool_close(pool);
+    ASSERT_NO_LIVE_OBJECTS();
+}
+
+static void
+dump_timer_cb(ntp_instance *inst, void *ctx, ntp_timer *timer)
+{
+    (void)inst;
+    (void)ctx;
+    (void)timer;
+}
+
+static void
+dump_wait_cb(ntp_instance *inst, void *ctx, ntp_wait *wait, uint32_t result)
+{
+    (void)inst;
+    (void)ctx;
+    (void)wait;
+    (void)result;
+}
+
+/* The members dump tells each timer's and wait's state, as `!tp` does:
+ * armed or not, when a timer is next due, its period and window, the
+ * handle a wait is armed on. */
+TEST_IMPL(pool_dump_shows_timer_and_wait_state)
+{
+    ntp_pool *pool = make_pool(1);
+    ntp_env env;
+    ntp_env_init(&env);
+    ntp_env_set_pool(&env, pool);
+    ntp_timer *armed = NULL, *idle = NULL;
+    ntp_wait *waiting = NULL, *unarmed = NULL;
+    ntp_handle *event = make_event();
+    ASSERT_OK(ntp_timer_create(&armed, dump_timer_cb, NULL, &env));
+    ASSERT_OK(ntp_timer_create(&idle, dump_timer_cb, NULL, &env));
+    ASSERT_OK(ntp_wait_create(&waiting, dump_wait_cb, NULL, &env));
+    ASSERT_OK(ntp_wait_create(&unarmed, dump_wait_cb, NULL, &env));
+    ntp_timer_set(armed, ntp_due_in_ms(60000), 250, 10);
+    ntp_wait_set(waiting, event, NTP_INFINITE);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    ASSERT_NOT_NULL(out);
+    ASSERT_OK(ntp_pool_dump(pool, NTP_DUMP_MEMBERS, out));
+    fclose(out);
+    ASSERT_NOT_NULL(strstr(text, "set: due in 59"));
+    ASSERT_NOT_NULL(strstr(text, "period 250 ms, window 10 ms"));
+    ASSERT_NOT_NULL(strstr(text, ", not set"));
+    ASSERT_NOT_NULL(strstr(text, ", armed on handle"));
+    ASSERT_NOT_NULL(strstr(text, ", not armed"));
+    free(text);
+
+    ntp_timer_close(armed);
+    ntp_timer_close(idle);
+    ntp_wait_close(waiting);
+    ntp_wait_close(unarmed);
+    ntp_handle_close(event);
     ntp_pool_close(pool);
     ASSERT_NO_LIVE_OBJECTS();
 }

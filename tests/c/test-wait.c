@@ -57,7 +57,8 @@ make_event(bool manual, bool initial)
 /* What a test wait's callback records. */
 #define MAX_RUNS 256
 typedef struct rec {
-    atomic_int runs;
+    atomic_int claimed; /* runs started (each takes the next record) */
+    atomic_int runs;    /* runs recorded completely */
     atomic_int signalled; /* runs with NTP_WAIT_OBJECT_0 */
     atomic_int timeouts;  /* runs with NTP_WAIT_TIMEOUT */
     atomic_uint results[MAX_RUNS];
@@ -78,7 +79,9 @@ rec_cb(ntp_instance *inst, void *ctx, ntp_wait *wait, uint32_t result)
 {
     rec *r = ctx;
     (void)inst;
-    int n = atomic_fetch_add(&r->runs, 1);
+    /* Record everything first, then count the run: a test that sees
+     * `runs` go up reads a complete record (TSan caught the reverse). */
+    int n = atomic_fetch_add(&r->claimed, 1);
     if (n < MAX_RUNS) {
         atomic_store(&r->results[n], result);
         atomic_store(&r->at_ns[n], ntp__now_ns());
@@ -89,6 +92,7 @@ rec_cb(ntp_instance *inst, void *ctx, ntp_wait *wait, uint32_t result)
     atomic_store(&r->real_at_ns, ntp__realtime_ns());
     atomic_store(&r->self_seen, wait);
     atomic_store(&r->ctx_seen, ctx);
+    atomic_fetch_add(&r->runs, 1);
     if (n == 0 && r->gate != NULL) {
         ASSERT_STATUS(ntp_wait_for_single(r->gate, LONG_WAIT_MS, false),
                       NTP_WAIT_OBJECT_0);

@@ -71,11 +71,29 @@ describe("the Lua lock", function()
     assert.is_true(ran)
   end)
 
+  it("callbacks do not interrupt each other between instructions",
+     function()
+    -- Each read-modify-write spans thousands of VM instructions, far
+    -- more than the count hook's period: were callbacks handed the lock
+    -- by the hook, updates would be lost.
+    local pool <close> = ntpool.pool{min = 2, max = 2}
+    local n = 0
+    local w <close> = pool:work(function()
+      local v = n
+      for _ = 1, 5000 do end
+      n = v + 1
+    end)
+    for _ = 1, 300 do w:submit() end
+    w:wait()
+    assert.are.equal(300, n)
+  end)
+
   it("many callbacks contend with a busy script", function()
     local pool <close> = ntpool.pool{min = 2, max = 2}
-    -- The hook can hand the lock over between any two VM instructions,
-    -- so a read-modify-write shared by callbacks needs a critical section
-    -- (as `n += 1` needs a lock in Python threads).
+    -- The hook can hand the script's lock over between any two VM
+    -- instructions, so a read-modify-write the script shares with
+    -- callbacks needs a critical section (as `n += 1` needs a lock in
+    -- Python threads); callbacks among themselves need none.
     local n = 0
     local cs = ntpool.critical_section()
     local w <close> = pool:work(function() cs:enter(); n = n + 1; cs:leave() end)

@@ -93,6 +93,37 @@ describe("misuse", function()
     assert.truthy(collectgarbage("count") < before + 200)
   end)
 
+  it("finalizers, completion routines and operations are released too",
+     function()
+    collectgarbage(); collectgarbage()
+    local base_live = ntpool.live_objects()
+    local before = collectgarbage("count")
+    local f = assert(io.tmpfile())
+    for _ = 1, 500 do
+      local big = {}
+      local env = ntpool.environment{finalize = function() return big end}
+      local w = ntpool.work(function() end, env)
+      w:submit(); w:wait(); w:close()
+      local wt = ntpool.waitable_timer{}
+      wt:set(0, 0, function() return big end)
+      ntpool.sleep_ex(0, true)
+      wt:close()
+      local o = ntpool.io(f, function() return big end)
+      local ov = assert(o:write("x", 0))
+      o:wait()
+      assert.are.equal(1, ov:result(false))
+      o:close()
+    end
+    collectgarbage(); collectgarbage()
+    assert.truthy(H.wait_until(function()
+      collectgarbage()
+      return ntpool.live_objects() <= base_live
+    end))
+    collectgarbage(); collectgarbage()
+    assert.truthy(collectgarbage("count") < before + 200)
+    f:close()
+  end)
+
   it("an unreachable object whose callback captures it is collected", function()
     collectgarbage(); collectgarbage()
     local base_live = ntpool.live_objects()

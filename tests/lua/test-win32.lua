@@ -60,4 +60,35 @@ describe("ntpool.win32", function()
     win32.WaitForThreadpoolTimerCallbacks(t, true)
     win32.CloseThreadpoolTimer(t)
   end)
+
+  it("stack information, ticks and BindIoCompletionCallback", function()
+    local pool = win32.CreateThreadpool(nil)
+    assert.is_true(win32.SetThreadpoolStackInformation(pool,
+      {StackReserve = 1 << 20, StackCommit = 1 << 16}))
+    assert.are.same({StackReserve = 1 << 20, StackCommit = 1 << 16},
+                    win32.QueryThreadpoolStackInformation(pool))
+    win32.CloseThreadpool(pool)
+    assert.are.same({StackReserve = 1, StackCommit = 2},
+                    win32.TP_POOL_STACK_INFORMATION(1, 2))
+    assert.are.equal(0x50010, win32.WT_SET_MAX_THREADPOOL_THREADS(0x10, 5))
+    assert.are.equal("integer", math.type(win32.GetCurrentProcessId()))
+    win32.SetLastError(123)
+    assert.are.equal(123, win32.GetLastError())
+    local t = win32.GetTickCount64()
+    assert.are.equal("integer", math.type(t))
+    assert.is_true(win32.GetSystemTimeAsFileTime() > 116444736000000000)
+    local f = assert(io.tmpfile())
+    f:write("bound"); f:flush()
+    local got
+    local done = win32.CreateEvent(nil, false, false, nil)
+    assert.is_true(win32.BindIoCompletionCallback(f, function(err, n, ov)
+      got = {err, n, ov.data}
+      win32.SetEvent(done)
+    end, 0))
+    win32.ReadFile(f, 5, win32.OVERLAPPED(0))
+    assert.are.equal(win32.WAIT_OBJECT_0,
+                     win32.WaitForSingleObject(done, 10000))
+    assert.are.same({0, 5, "bound"}, got)
+    f:close()
+  end)
 end)

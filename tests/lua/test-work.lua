@@ -1,4 +1,5 @@
 local ntpool = require "ntpool"
+local win32 = require "ntpool.win32"
 local H = require "helper"
 
 describe("work", function()
@@ -92,5 +93,74 @@ describe("work", function()
     assert.are.equal(3, s.max_threads)
     assert.are.equal("integer", math.type(s.threads))
     assert.has_error(function() ntpool.pool{min = 5, max = 2} end)
+  end)
+
+  it("an environment's finalizer runs after each callback", function()
+    local order = {}
+    local done = ntpool.event{}
+    local env = ntpool.environment{
+      pool = ntpool.default_pool(),
+      finalize = function(inst, obj)
+        order[#order + 1] = {"finalize", obj, tostring(inst)}
+        -- The instance is still valid: completion actions can be set.
+        inst:set_event_on_return(done)
+      end,
+    }
+    local seen_inst
+    local w <close> = ntpool.work(function(inst, obj)
+      seen_inst = tostring(inst)
+      order[#order + 1] = {"callback", obj}
+    end, env)
+    w:submit()
+    assert.is_true(done:wait(10 * H.scale))
+    w:wait()
+    assert.are.same({{"callback", w}, {"finalize", w, seen_inst}}, order)
+    -- try_submit callbacks have no object.
+    local fin_obj = "unset"
+    local env2 = ntpool.environment{finalize = function(inst, obj)
+      fin_obj = obj
+      inst:set_event_on_return(done)
+    end}
+    assert.is_true(ntpool.try_submit(function() end, env2))
+    assert.is_true(done:wait(10 * H.scale))
+    assert.is_nil(fin_obj)
+    assert.has_error(function() ntpool.environment{finalize = 1} end)
+  end)
+
+  it("errors in a finalizer are reported; the pool goes on", function()
+    local errs = H.capture_errors()
+    local n = 0
+    local env = ntpool.environment{finalize = function() error("fin boom") end}
+    local w <close> = ntpool.work(function() n = n + 1 end, env)
+    w:submit(); w:submit()
+    w:wait()
+    ntpool.on_error(nil)
+    assert.are.equal(2, n)
+    assert.are.equal(2, #errs)
+    assert.truthy(errs[1]:find("fin boom", 1, true))
+  end)
+
+  it("an environment's library, and free_library_on_return", function()
+    -- libc is always loaded, and holds many references: one more taken
+    -- and dropped changes nothing.
+    local env = assert(ntpool.environment{library = "libc.so.6"})
+    local got
+    local w <close> = ntpool.work(function(inst)
+      got = {inst:free_library_on_return("libc.so.6")}
+      got[#got + 1] = select(3, inst:free_library_on_return("nope.so"))
+    end, env)
+    w:submit(); w:wait()
+    assert.are.same({true, "ENOENT"}, got)
+    local ok, _, errname = ntpool.environment{library = "not-loaded.so"}
+    assert.is_nil(ok)
+    assert.are.equal("ENOENT", errname)
+    local e = win32.InitializeThreadpoolEnvironment()
+    win32.SetThreadpoolCallbackLibrary(e, "libc.so.6")
+    local ran = false
+    local w2 = win32.CreateThreadpoolWork(function() ran = true end, nil, e)
+    win32.SubmitThreadpoolWork(w2)
+    win32.WaitForThreadpoolWorkCallbacks(w2, false)
+    win32.CloseThreadpoolWork(w2)
+    assert.is_true(ran)
   end)
 end)
