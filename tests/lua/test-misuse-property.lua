@@ -47,6 +47,11 @@ local BLOCKS_ON_NUMBER = {
   ["win32.Sleep"] = true, ["win32.SleepEx"] = true,
 }
 
+-- Take a file path: a string or a number is a valid path there (the
+-- trace would be written into the current directory), so these get only
+-- the other values.
+local TAKES_PATH = {["ntpool.trace_start"] = true, ["ntpool.trace"] = true}
+
 -- Internal errors a caller cannot act on: a library function indexing or
 -- doing arithmetic on the bad value instead of checking it.
 local function unclear(msg)
@@ -113,8 +118,11 @@ local function sweep_functions(bad)
       for pos = 1, 3 do
         for _, v in ipairs(bad_values()) do
           local t = type(v[2])
-          if not (BLOCKS_ON_NUMBER[qname] and (t == "number" or t == "nil"))
-          then
+          local skip =
+              (BLOCKS_ON_NUMBER[qname] and (t == "number" or t == "nil")) or
+              (TAKES_PATH[qname] and pos == 1 and
+               (t == "number" or t == "string"))
+          if not skip then
             -- The timeout of a sleep is 0 unless it is the probed one.
             local args = BLOCKS_ON_NUMBER[qname] and {0} or {}
             args[pos] = v[2]
