@@ -28,8 +28,9 @@
  * runs it after the last callback and the last operation in flight. A
  * bound object's release hook belongs to the binding, so a bound episode
  * is only ever ended by the driver: CancelIoEx, ntp_io_wait(false) (after
- * which no operation is in flight and no callback will run), close, and
- * only then the checks and the free.
+ * which no callback will run), close, GetOverlappedResult with wait for
+ * each operation (one whose completion a cancelling wait discarded may
+ * still be in flight), and only then the checks and the free.
  */
 #define _GNU_SOURCE
 #include "stress.h"
