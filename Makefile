@@ -23,6 +23,9 @@ CMAKE_ARGS ?=
 APT_PACKAGES := build-essential clang libclang-rt-14-dev liburing-dev
 # The Lua module and its tests (issue 6).
 APT_PACKAGES += swig liblua5.4-dev lua5.4 lua-busted lua-dkjson
+# The benchmark programs' peers: the plain build compiles bench/ (issue 7)
+# so that the programs cannot rot; `make bench` runs them.
+APT_PACKAGES += pkg-config libglib2.0-dev libuv1-dev
 # Memory checks (issue 8): make test-valgrind.
 APT_PACKAGES += valgrind
 CMAKE_MIN_VERSION := 3.18
@@ -189,21 +192,22 @@ test-lua-sanitized: deps
 test-python: deps
 	tests/python/run-all-pythons.sh
 
-# Benchmarks side by side with the peers (bench/run.py): installs GLib,
-# libuv and gnuplot if missing, builds build-bench/ (Release), runs every
-# case BENCH_RUNS times and writes bench/results/latest.md and a chart.
-BENCH_APT_PACKAGES := libglib2.0-dev libuv1-dev gnuplot-nox pkg-config
+# Benchmarks side by side with the peers (bench/, bench/run.py): installs
+# GLib, libuv, gnuplot, mingw-w64 and Wine if missing, builds build-bench/
+# (Release), runs every case BENCH_RUNS times and writes
+# bench/results/latest.md, latest.csv and a chart per case.
+BENCH_APT_PACKAGES := gnuplot-nox gcc-mingw-w64-x86-64 wine wine64
 # The Lua case: luv's work queue is the peer (bench/lua_case.py).
 BENCH_APT_PACKAGES += lua-luv
 BENCH_RUNS ?= 5
-bench:
+bench: python-venv
 	@$(MAKE) --no-print-directory deps \
 	    APT_PACKAGES="$(APT_PACKAGES) $(BENCH_APT_PACKAGES)"
 	$(CMAKE) -S . -B build-bench -DCMAKE_BUILD_TYPE=Release \
 	    -DNTPOOL_BUILD_BENCH=ON -DNTPOOL_BUILD_TESTS=OFF \
 	    -DNTPOOL_BUILD_EXAMPLES=OFF $(CMAKE_ARGS)
 	$(CMAKE) --build build-bench -j $(NPROC) --target ntpool-bench ntpool_lua
-	python3 bench/run.py --runs $(BENCH_RUNS)
+	python3 bench/run.py --build build-bench --runs $(BENCH_RUNS)
 
 # Python callbacks against ThreadPoolExecutor and a SimpleQueue pool
 # (bench/python_bench.py), written to bench/results/python.md.

@@ -7,6 +7,7 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool
@@ -106,6 +107,67 @@ ntp__object_init(ntp__object *obj, const ntp__object_ops *ops, void *ctx,
         ntp__group_join(env->cleanup_group, obj);
     }
     return 0;
+}
+
+void
+ntp__object_prepare_oneshot(ntp__object *obj, const ntp__object_ops *ops,
+                            void *ctx, const ntp_env *env, ntp_pool *p)
+{
+    obj->ops = ops;
+    obj->ctx = ctx;
+    obj->pool = p;
+    obj->priority = env ? (uint8_t)env->priority : NTP_PRIORITY_NORMAL;
+    obj->runs_long = env && (env->flags & NTP_ENV_RUNS_LONG);
+    obj->cancel_cb = env ? env->cancel_cb : NULL;
+    obj->finalization_cb = env ? env->finalization_cb : NULL;
+    ntp__list_init(&obj->group_node);
+    ntp__list_init(&obj->queue_node);
+    /* Not linked into p->objects: it is only ever queued or running, and
+     * dumps show it there. Linking and unlinking it touched the lines of
+     * its neighbours, recently written by the other side, inside both
+     * critical sections of every TrySubmit. */
+    ntp__list_init(&obj->pool_node);
+    /* Released from the start: no handle to it ever leaves the call. */
+    atomic_init(&obj->closed, true);
+    obj->self_released = true;
+    pthread_cond_init(&obj->settled, NULL);
+    obj->tag = NTP__TAG_OBJECT;
+    ntp__live_inc();
+}
+
+ntp_status
+ntp__object_attach_oneshot_locked(ntp__object *obj)
+{
+    ntp_pool *p = obj->pool;
+    if (p->closed)
+        return NTP_EINVAL; /* SPEC 3, as in ntp__object_init */
+    p->refs++;
+    p->object_count++;
+    return 0;
+}
+
+bool
+ntp__object_retire_locked(ntp__object *obj)
+{
+    if (!obj->self_released || obj->release || obj->ops->finalize ||
+        obj->library)
+        return false;
+    ntp_pool *p = obj->pool;
+    p->object_count--;
+    if (p->closed && p->object_count == 0)
+        pthread_cond_signal(&p->persistent_cond); /* it may leave now */
+    if (ntp__pool_unref_locked(p))
+        abort(); /* the caller's reference is still there */
+    return true;
+}
+
+void
+ntp__object_free_oneshot(ntp__object *obj)
+{
+    pthread_cond_destroy(&obj->settled);
+    obj->tag = NTP__TAG_DEAD;
+    ntp__live_dec();
+    ntp__free(obj); /* the base is the first member of every kind */
 }
 
 void

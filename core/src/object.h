@@ -74,6 +74,10 @@ struct ntp__object {
     bool in_group;
 
     atomic_bool closed; /* released by the application (see above) */
+    /* A one-shot object created released (ntp__object_prepare_oneshot):
+     * nobody else holds it, and the worker destroys it under the pool
+     * lock right after its run. Set at creation, then read-only. */
+    bool self_released;
 
     /* Guarded by pool->lock. */
     ntp__list pool_node;  /* in pool->objects */
@@ -117,6 +121,10 @@ typedef struct ntp__worker {
     bool persistent;
     ntp__object *current; /* callback running now, NULL when idle */
     uint64_t current_since_ns;
+    /* An object this worker destroyed under the pool lock
+     * (ntp__object_retire_locked), whose memory it frees as soon as it
+     * drops the lock: no allocator call runs under an ntpool lock. */
+    ntp__object *retired;
 } ntp__worker;
 
 struct ntp_pool {
@@ -140,6 +148,9 @@ struct ntp_pool {
     unsigned running;      /* callbacks running (persistent thread too) */
     unsigned long_running; /* of those, marked may-run-long */
     unsigned blocked;      /* workers blocked in ntpool calls */
+    /* Bumped (under the lock) by every post to runq; read without the lock
+     * by a worker spinning before it parks (worker.c). */
+    atomic_uint post_seq;
     pthread_cond_t work_cond;
     ntp__list workers;
 
@@ -229,6 +240,30 @@ void ntp__monitor_watch(ntp_pool *p);
 /* ---- object.c ---- */
 ntp_status ntp__object_init(ntp__object *obj, const ntp__object_ops *ops,
                             void *ctx, const ntp_env *env);
+/*
+ * The fast life of a one-shot object that nobody but the pool ever holds
+ * (a simple callback with no cleanup group, no library and no persistent
+ * flag; the caller checks that). It starts released, with no pin, and is
+ * counted in its pool but not linked into p->objects:
+ *   prepare (no lock): what ntp__object_init does for it, for pool p;
+ *   attach (pool lock held, the caller posts it in the same critical
+ *     section): NTP_EINVAL if the pool is closed (SPEC 3), then the caller
+ *     undoes the prepare with ntp__object_free_oneshot;
+ *   retire (pool lock held, by the worker that ran it, in the critical
+ *     section that ends the run, once ntp__object_settle_locked said it
+ *     must be destroyed): false, doing nothing, if it has a release hook,
+ *     a finalizer or a library reference, which need the common
+ *     ntp__object_destroy; the caller holds another pool reference, so
+ *     the object's cannot be the last;
+ *   free (no lock): after a retire, or a refused attach.
+ * So a TrySubmit takes the pool lock twice (post, end of run) instead of
+ * eight times.
+ */
+void ntp__object_prepare_oneshot(ntp__object *obj, const ntp__object_ops *ops,
+                                 void *ctx, const ntp_env *env, ntp_pool *p);
+ntp_status ntp__object_attach_oneshot_locked(ntp__object *obj);
+bool ntp__object_retire_locked(ntp__object *obj);
+void ntp__object_free_oneshot(ntp__object *obj);
 /* True if p is a live object of this kind (NULL and other tags: false). */
 bool ntp__object_check(const void *p, ntp__object_kind kind);
 void ntp__object_submit(ntp__object *obj);

@@ -34,6 +34,7 @@ pool_new(ntp_pool **out, bool is_default)
     pthread_cond_init(&p->persistent_cond, NULL);
     ntp__runq_init(&p->runq);
     ntp__runq_init(&p->persistent_runq);
+    atomic_init(&p->post_seq, 0);
     ntp__list_init(&p->workers);
     ntp__list_init(&p->objects);
     ntp__list_init(&p->monitor_node);

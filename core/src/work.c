@@ -5,7 +5,12 @@
  * LIFETIME: a work object follows object.h. A simple callback is a one-shot
  * object that releases itself after its callback ran (worker.c), or is
  * released by its cleanup group if cancelled first; either way it is freed
- * by the common path, which runs its release hook once.
+ * by the common path, which runs its release hook once. One with no cleanup
+ * group, library or persistent flag (the usual TrySubmit) is created
+ * released (ntp__object_prepare_oneshot): the worker that runs it retires
+ * it as its run ends, under the pool lock it already holds, and frees it
+ * after unlocking, or destroys it through the common path if it has a
+ * release hook.
  */
 #include "object.h"
 
@@ -112,13 +117,51 @@ ntp_work_context(ntp_work *w)
     return ntp__object_check(w, NTP__KIND_WORK) ? w->base.ctx : NULL;
 }
 
+/* A simple callback that only the pool will ever hold: the fast life of
+ * ntp__object_prepare_oneshot applies (object.h). */
+static bool
+oneshot_env(const ntp_env *env)
+{
+    return !env || (!env->cleanup_group && !env->library &&
+                    !(env->flags & NTP_ENV_PERSISTENT));
+}
+
 ntp_status
 ntp_try_submit_ex(ntp_simple_cb cb, void *ctx, const ntp_env *env,
                   ntp_release_cb release)
 {
     if (!cb)
         return NTP_EINVAL;
-    ntp__simple *s = ntp__calloc(1, sizeof *s);
+    ntp__simple *s;
+    if (oneshot_env(env)) {
+        ntp_status st = ntp__env_validate(env);
+        ntp_pool *p = NULL;
+        if (st == 0)
+            st = ntp__pool_resolve(env ? env->pool : NULL, &p);
+        if (st < 0)
+            return st;
+        s = ntp__calloc(1, sizeof *s);
+        if (!s)
+            return NTP_ENOMEM;
+        s->cb = cb;
+        s->base.release = release;
+        ntp__object_prepare_oneshot(&s->base, &simple_ops, ctx, env, p);
+        /* Counted and posted in one critical section; from the unlock on,
+         * the worker that runs it owns it and retires it. */
+        ntp__kick k = {0};
+        pthread_mutex_lock(&p->lock);
+        st = ntp__object_attach_oneshot_locked(&s->base);
+        if (st == 0)
+            ntp__pool_post_locked(p, &s->base, &k);
+        pthread_mutex_unlock(&p->lock);
+        if (st < 0) {
+            ntp__object_free_oneshot(&s->base);
+            return st;
+        }
+        ntp__pool_kick(p, &k);
+        return 0;
+    }
+    s = ntp__calloc(1, sizeof *s);
     if (!s)
         return NTP_ENOMEM;
     s->cb = cb;

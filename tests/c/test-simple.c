@@ -379,3 +379,72 @@ TEST_IMPL(simple_group_finished_no_cancel)
     ASSERT_NO_LIVE_OBJECTS();
     ASSERT_EQ(atomic_load(&releases), 3);
 }
+
+/* ------------------------------------------------------------------------ */
+/* The fast path: no cleanup group, library or persistent flag               */
+/* ------------------------------------------------------------------------ */
+
+static void
+idle_work_cb(ntp_instance *inst, void *ctx, ntp_work *work)
+{
+    (void)inst, (void)ctx, (void)work;
+}
+
+/* A closed pool refuses new one-shot objects (SPEC 3), on the fast path as
+ * on the common one; a work object keeps the closed pool alive meanwhile. */
+TEST_IMPL(simple_try_submit_on_closed_pool_refused)
+{
+    ntp_pool *pool = make_pool(1);
+    ntp_env env;
+    ntp_env_init(&env);
+    ntp_env_set_pool(&env, pool);
+    ntp_work *keep = NULL;
+    ASSERT_OK(ntp_work_create(&keep, idle_work_cb, NULL, &env));
+    ntp_pool_close(pool);
+    ASSERT_STATUS(ntp_try_submit(count_cb, NULL, &env), NTP_EINVAL);
+    ASSERT_STATUS(ntp_try_submit_ex(count_cb, NULL, &env, release_cb),
+                  NTP_EINVAL);
+    test_sleep_ms(50);
+    ASSERT_EQ(atomic_load(&runs), 0);
+    ASSERT_EQ(atomic_load(&releases), 0); /* refused: nothing to release */
+    ntp_work_close(keep);
+    ASSERT_NO_LIVE_OBJECTS();
+}
+
+enum { PER_THREAD = 5000 };
+
+static void *
+submit_many(void *arg)
+{
+    const ntp_env *env = arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        ASSERT_OK(ntp_try_submit(count_cb, NULL, env));
+    }
+    return NULL;
+}
+
+/* Two threads submit at once while the workers run and retire the objects:
+ * every one runs once and is freed, and the pool counts none left. */
+TEST_IMPL(simple_two_submitters_all_run_and_freed)
+{
+    ntp_pool *pool = make_pool(2);
+    ntp_env env;
+    ntp_env_init(&env);
+    ntp_env_set_pool(&env, pool);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(pthread_create(&t[i], NULL, submit_many, &env), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(pthread_join(t[i], NULL), 0);
+    }
+    TEST_WAIT_UNTIL(atomic_load(&runs) == 2 * PER_THREAD, 10000);
+    TEST_WAIT_UNTIL(ntp_debug_live_objects() == 1, 5000);
+    ntp_pool_stats st;
+    ASSERT_OK(ntp_pool_stats_get(pool, &st));
+    ASSERT_EQ(st.objects, 0);
+    ASSERT_EQ(queued_total(pool), 0);
+    ntp_pool_close(pool);
+    ASSERT_NO_LIVE_OBJECTS();
+    ASSERT_EQ(atomic_load(&runs), 2 * PER_THREAD);
+}
