@@ -2,7 +2,8 @@
 #
 #   make deps         install the missing build dependencies (apt)
 #   make build        build/ : libntpool.a, libntpool.so, tests, examples
-#   make test         the C suite plain, under ASan+UBSan, under TSan
+#   make test         the C suite plain, under ASan+UBSan, under TSan, under
+#                     valgrind; the fuzzer; the Lua and Python suites
 #   make demo         run the tours in examples/
 #   make conformance  the Win32 conformance suite, one line per check
 #   make conformance-wine  the same suite and the Windows-style examples
@@ -28,6 +29,8 @@ APT_PACKAGES += swig liblua5.4-dev lua5.4 lua-busted lua-dkjson
 # The benchmark programs' peers: the plain build compiles bench/ (issue 7)
 # so that the programs cannot rot; `make bench` runs them.
 APT_PACKAGES += pkg-config libglib2.0-dev libuv1-dev
+# Memory checks (issue 8): make test-valgrind.
+APT_PACKAGES += valgrind
 CMAKE_MIN_VERSION := 3.18
 
 # Sanitizers slow code down several times; the runner stretches every
@@ -40,12 +43,12 @@ SANITIZER_TIMEOUT_MULTIPLIER := 3
 
 .PHONY: all help deps build test test-c test-c-asan test-c-tsan demo clean
 .PHONY: test-fuzz test-lua test-python test-lua-sanitized python-venv
-.PHONY: bench bench-python conformance conformance-wine
+.PHONY: test-valgrind bench bench-python conformance conformance-wine
 
 all: build
 
 help:
-	@sed -n '1,13s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '1,14s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 # Quiet when everything is present; installs only what is missing.
 deps:
@@ -86,7 +89,8 @@ endef
 build:
 	$(call cmake_build,build,)
 
-test: test-c test-c-asan test-c-tsan test-fuzz test-lua test-python test-lua-sanitized
+test: test-c test-c-asan test-c-tsan test-fuzz test-lua test-python test-lua-sanitized \
+    test-valgrind
 
 test-c: deps build
 	cd build && $(CTEST) --output-on-failure -j $(CTEST_JOBS)
@@ -159,6 +163,14 @@ test-fuzz: deps
 	cd build-fuzz && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
 	    ./fuzz-ops -max_total_time=$(FUZZ_SECONDS) -timeout=30 \
 	    -print_final_stats=1 corpus ../tests/fuzz/corpus
+
+# valgrind memcheck over the whole C suite, one process per test, with the
+# plain build's runner (tests/valgrind/memcheck.sh); about 4 minutes on 2
+# cores. VALGRIND_TESTS=REGEX runs a subset.
+VALGRIND_TESTS ?= .
+test-valgrind: deps build
+	JOBS=$(CTEST_JOBS) sh tests/valgrind/memcheck.sh build/ntpool-tests \
+	    '$(VALGRIND_TESTS)'
 
 # The Lua suite: busted on lua5.4 over build/lua/ntpool/raw.so and lua/.
 LUA_TEST_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;tests/lua/?.lua;;' \

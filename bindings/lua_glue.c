@@ -1161,13 +1161,12 @@ l_env_new(lua_State *L)
 static int
 l_env_gc(lua_State *L)
 {
-    lenv *e = lua_touserdata(L, 1);
-    if (e != NULL) {
-        ntp_env_destroy(&e->env);
-        if (e->library != NULL) {
-            dlclose(e->library);
-            e->library = NULL;
-        }
+    /* Checked: a script can call the metamethod on anything. */
+    lenv *e = luaL_checkudata(L, 1, "ntpool.environment");
+    ntp_env_destroy(&e->env);
+    if (e->library != NULL) {
+        dlclose(e->library);
+        e->library = NULL;
     }
     return 0;
 }
@@ -1175,7 +1174,8 @@ l_env_gc(lua_State *L)
 static int
 l_env_tostring(lua_State *L)
 {
-    lua_pushfstring(L, "ntpool.environment (%p)", lua_touserdata(L, 1));
+    lua_pushfstring(L, "ntpool.environment (%p)",
+                    luaL_checkudata(L, 1, "ntpool.environment"));
     return 1;
 }
 
@@ -1231,7 +1231,9 @@ check_cb(lua_State *L, int kind, bool open)
     if (o == NULL) {
         o = luaL_checkudata(L, 1, CB_NAMES[kind]); /* raises the message */
     }
-    if (open && o->c->obj == NULL) {
+    /* o->c is NULL once __close or __gc ran (a <close> variable that
+     * escaped its scope): closed too, with nothing left to look at. */
+    if (o->c == NULL || (open && o->c->obj == NULL)) {
         luaL_error(L, "operation on closed %s", CB_NAMES[kind]);
     }
     return o->c;
@@ -1542,6 +1544,21 @@ check_any_handle(lua_State *L, int idx)
     return NULL;
 }
 
+/* The handle userdata at idx, open or closed; raises for anything else
+ * (the metamethods below can be called by a script on any value). */
+static lhandle *
+check_handle_udata(lua_State *L, int idx)
+{
+    for (int i = 0; HANDLE_NAMES[i] != NULL; i++) {
+        lhandle *h = luaL_testudata(L, idx, HANDLE_NAMES[i]);
+        if (h != NULL) {
+            return h;
+        }
+    }
+    luaL_typeerror(L, idx, "ntpool handle");
+    return NULL;
+}
+
 /* wait:set(handle or nil, timeout_s) -> true if this cancelled a wait that
  * was still pending (SetThreadpoolWaitEx); nil timeout: none. */
 static int
@@ -1655,8 +1672,8 @@ l_ov_result(lua_State *L)
 static int
 l_ov_gc(lua_State *L)
 {
-    lov *o = lua_touserdata(L, 1);
-    if (o != NULL && o->op != NULL) {
+    lov *o = luaL_checkudata(L, 1, "ntpool.overlapped"); /* see l_env_gc */
+    if (o->op != NULL) {
         lop *op = o->op;
         o->op = NULL;
         op->held = false;
@@ -2018,8 +2035,8 @@ wtapc_tramp(void *arg, uint32_t time_low, uint32_t time_high)
 static int
 l_handle_gc(lua_State *L)
 {
-    lhandle *h = lua_touserdata(L, 1);
-    if (h != NULL && h->apc_id != 0) {
+    lhandle *h = check_handle_udata(L, 1);
+    if (h->apc_id != 0) {
         wtapc_forget(h->apc_id, NULL);
         lua_rawgetp(L, LUA_REGISTRYINDEX, &STATE_KEY);
         lstate *S = lua_touserdata(L, -1);
@@ -2032,7 +2049,7 @@ l_handle_gc(lua_State *L)
         }
         h->apc_id = 0;
     }
-    if (h != NULL && h->h != NULL) {
+    if (h->h != NULL) {
         ntp_handle_close(h->h);
         h->h = NULL;
     }
@@ -2049,7 +2066,7 @@ l_handle_close(lua_State *L)
 static int
 l_handle_tostring(lua_State *L)
 {
-    lhandle *h = lua_touserdata(L, 1);
+    lhandle *h = check_handle_udata(L, 1);
     luaL_getmetafield(L, 1, "__name");
     const char *name = lua_tostring(L, -1);
     if (h->h == NULL) {
@@ -2267,8 +2284,8 @@ l_cs_leave(lua_State *L)
 static int
 l_cs_gc(lua_State *L)
 {
-    lcs *c = lua_touserdata(L, 1);
-    if (c != NULL && c->live) {
+    lcs *c = luaL_checkudata(L, 1, "ntpool.critical_section");
+    if (c->live) {
         c->live = false;
         ntp_cs_destroy(&c->cs);
     }
@@ -2671,15 +2688,13 @@ l_group_close_members(lua_State *L)
 static int
 l_group_gc(lua_State *L)
 {
-    lgroup *g = lua_touserdata(L, 1);
+    lgroup *g = luaL_checkudata(L, 1, "ntpool.cleanup_group");
     /* Members keep their group alive (user value 3), so an unreachable
      * group has none left on the Lua side. */
-    if (g != NULL && g->g != NULL && g->members == NULL) {
+    if (g->g != NULL && g->members == NULL) {
         ntp_cleanup_group_close(g->g);
     }
-    if (g != NULL) {
-        g->g = NULL;
-    }
+    g->g = NULL;
     return 0;
 }
 

@@ -167,7 +167,15 @@ ntpool.current_thread = glue.current_thread
 
 -- h:wait(timeout_seconds, alertable) -> true (taken), false (timed out or
 -- APCs ran), or fail, message, errname.
+local function check_handle(h, fname)
+  local mt = getmetatable(h)
+  if type(h) ~= "userdata" or type(mt) ~= "table" or not mt.wait_raw then
+    error(("bad argument #1 to '%s' (ntpool handle expected, got %s)")
+          :format(fname, type(mt) == "table" and mt.__name or type(h)), 3)
+  end
+end
 local function handle_wait(h, timeout, alertable)
+  check_handle(h, "wait")
   local r, msg, name = h:wait_raw(timeout, alertable)
   if r == nil then return r, msg, name end
   return r == WAIT_OBJECT_0 or r == WAIT_ABANDONED_0, r
@@ -202,6 +210,7 @@ end
 -- mutexes (which a pool thread cannot take for the script), it blocks like
 -- handle:wait(timeout).
 function ntpool.await(h, timeout)
+  check_handle(h, "await")
   local co, is_main = coroutine.running()
   if is_main or getmetatable(h) == meta("ntpool.mutex") then
     return h:wait(timeout)

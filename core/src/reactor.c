@@ -682,9 +682,11 @@ ntp__rfd_disarm(ntp__rfd *w)
     pthread_mutex_lock(&rlock);
     bool was_active = w->active;
     /* The kernel may still report it once; the reactor ignores a report
-     * for an inactive watch, and EPOLLONESHOT then silences it. */
+     * for an inactive watch, and EPOLLONESHOT then silences it. A report
+     * already being delivered is not waited for: the owner calls this
+     * with its own lock held, the lock its ready() takes (io.c), so
+     * waiting would deadlock; ready() finds nothing to do instead. */
     w->active = false;
-    wait_not_firing_locked(NULL, w);
     pthread_mutex_unlock(&rlock);
     return was_active;
 }

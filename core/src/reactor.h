@@ -124,7 +124,9 @@ void ntp__rfd_init(ntp__rfd *w, int fd, uint32_t events, ntp__rfd_fn ready);
 ntp_status ntp__rfd_add(ntp__rfd *w);
 /* Arm for one readiness report. Never allocates. */
 void ntp__rfd_rearm(ntp__rfd *w);
-/* Disarm without removing; true if it was armed. Definitive. */
+/* Disarm without removing; true if it was armed. No report starts after
+ * it returns, but one already running on the reactor thread may still be
+ * finishing: ready() must cope with a watch it did not expect to fire. */
 bool ntp__rfd_disarm(ntp__rfd *w);
 /* Remove from the epoll set. Definitive. */
 void ntp__rfd_remove(ntp__rfd *w);

@@ -48,6 +48,10 @@ function M.SetLastError(code) last_error[glue.thread_id()] = code end
 
 local function ms_to_s(ms)
   if ms == nil or ms == M.INFINITE then return nil end
+  if type(ms) ~= "number" then
+    error(("bad timeout (milliseconds or nil expected, got %s)")
+          :format(type(ms)), 3)
+  end
   return ms / 1000
 end
 
@@ -545,6 +549,107 @@ function M.GetTickCount() return M.GetTickCount64() & 0xFFFFFFFF end
 -- FILETIME: 100 ns units since 1601-01-01 UTC (to the second here).
 function M.GetSystemTimeAsFileTime()
   return os.time() * 10000000 + EPOCH_DIFF_100NS
+end
+
+-- Argument checks ------------------------------------------------------------
+-- The functions above call a method of the object they are given; called
+-- with nil, a number or another kind of object they would fail inside,
+-- with Lua's "attempt to index a nil value". Each is wrapped here to raise
+-- "bad argument #n to 'Name' (ntpool.event expected, got nil)" instead.
+
+local HANDLES = {"ntpool.event", "ntpool.semaphore", "ntpool.mutex",
+                 "ntpool.waitable_timer", "ntpool.thread", "ntpool.fd_handle"}
+local TIMER_QUEUE = "timer queue" -- a table from CreateTimerQueue
+local ENVIRON = "environment"     -- from InitializeThreadpoolEnvironment
+
+-- name = list of {argument number, accepted kinds}; a kind is a
+-- metatable __name, TIMER_QUEUE, ENVIRON or a Lua type name.
+local expected = {}
+local function expect(argn, kinds, names)
+  for _, name in ipairs(names) do
+    expected[name] = expected[name] or {}
+    table.insert(expected[name], {argn, kinds})
+  end
+end
+expect(1, {"ntpool.pool"}, {"CloseThreadpool", "SetThreadpoolThreadMaximum",
+                            "SetThreadpoolThreadMinimum",
+                            "SetThreadpoolStackInformation"})
+expect(2, {"table"}, {"SetThreadpoolStackInformation"})
+expect(1, {"number"}, {"WT_SET_MAX_THREADPOOL_THREADS"})
+expect(2, {"number"}, {"WT_SET_MAX_THREADPOOL_THREADS"})
+expect(1, {ENVIRON}, {"SetThreadpoolCallbackPool",
+                      "SetThreadpoolCallbackPriority",
+                      "SetThreadpoolCallbackRunsLong",
+                      "SetThreadpoolCallbackPersistent",
+                      "SetThreadpoolCallbackCleanupGroup",
+                      "SetThreadpoolCallbackLibrary"})
+expect(1, {"ntpool.cleanup_group"}, {"CloseThreadpoolCleanupGroupMembers",
+                                     "CloseThreadpoolCleanupGroup"})
+expect(1, {"ntpool.work"}, {"SubmitThreadpoolWork",
+                            "WaitForThreadpoolWorkCallbacks",
+                            "CloseThreadpoolWork"})
+expect(1, {"ntpool.timer"}, {"SetThreadpoolTimer", "SetThreadpoolTimerEx",
+                             "IsThreadpoolTimerSet",
+                             "WaitForThreadpoolTimerCallbacks",
+                             "CloseThreadpoolTimer"})
+expect(1, {"ntpool.wait"}, {"SetThreadpoolWait", "SetThreadpoolWaitEx",
+                            "WaitForThreadpoolWaitCallbacks",
+                            "CloseThreadpoolWait", "UnregisterWait",
+                            "UnregisterWaitEx"})
+expect(1, {"ntpool.io"}, {"WaitForThreadpoolIoCallbacks", "CloseThreadpoolIo"})
+expect(2, {"OVERLAPPED"}, {"GetOverlappedResult"})
+expect(1, {"ntpool.instance"}, {"CallbackMayRunLong",
+                                "DisassociateCurrentThreadFromCallback",
+                                "SetEventWhenCallbackReturns",
+                                "ReleaseSemaphoreWhenCallbackReturns",
+                                "ReleaseMutexWhenCallbackReturns",
+                                "LeaveCriticalSectionWhenCallbackReturns",
+                                "FreeLibraryWhenCallbackReturns"})
+expect(1, {"ntpool.event"}, {"SetEvent", "ResetEvent", "PulseEvent"})
+expect(1, {"ntpool.semaphore"}, {"ReleaseSemaphore"})
+expect(1, {"ntpool.mutex"}, {"ReleaseMutex"})
+expect(1, {"ntpool.waitable_timer"}, {"SetWaitableTimer",
+                                      "CancelWaitableTimer"})
+expect(1, HANDLES, {"CloseHandle", "WaitForSingleObject",
+                    "WaitForSingleObjectEx"})
+expect(2, HANDLES, {"SignalObjectAndWait"})
+expect(1, {"ntpool.critical_section"}, {"DeleteCriticalSection",
+                                        "EnterCriticalSection",
+                                        "TryEnterCriticalSection",
+                                        "LeaveCriticalSection"})
+expect(2, {"ntpool.timer"}, {"ChangeTimerQueueTimer",
+                             "DeleteTimerQueueTimer"})
+expect(1, {TIMER_QUEUE}, {"DeleteTimerQueueEx", "DeleteTimerQueue"})
+
+local function kind_of(v)
+  if type(v) == "table" then
+    if type(v.timers) == "table" then return TIMER_QUEUE end
+    if v.priority ~= nil then return ENVIRON end
+  end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and mt.__name or type(v)
+end
+
+local function accepted(kind, kinds)
+  for _, k in ipairs(kinds) do
+    if k == kind then return true end
+  end
+  return false
+end
+
+for name, specs in pairs(expected) do
+  local fn = M[name]
+  M[name] = function(...)
+    for _, spec in ipairs(specs) do
+      local argn, kinds = spec[1], spec[2]
+      local kind = kind_of((select(argn, ...)))
+      if not accepted(kind, kinds) then
+        error(("bad argument #%d to '%s' (%s expected, got %s)"):format(
+            argn, name, #kinds > 1 and "ntpool handle" or kinds[1], kind), 2)
+      end
+    end
+    return fn(...)
+  end
 end
 
 return M

@@ -1,8 +1,11 @@
 /*
  * fuzz_ops.c -- a libFuzzer target that reads its input as a program of
- * operations on pools, cleanup groups, callback objects and handles, with
- * valid and invalid arguments (NULL, closed-and-forgotten slots, objects of
- * the wrong kind passed to a function, out-of-range values).
+ * operations on pools, cleanup groups, callback objects, handles, I/O
+ * objects (pipes, sockets, regular files, bound fds), waitable timers with
+ * completion routines, APCs and the original API (work items, registered
+ * waits, timer queues), with valid and invalid arguments (NULL,
+ * closed-and-forgotten slots, objects of the wrong kind passed to a
+ * function, out-of-range values, unknown flags, bad fds).
  *
  * Each input runs in a fresh "world" of slots; at its end everything still
  * open is closed and every object must be gone within a bounded time, so
@@ -25,11 +28,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define NPOOLS 2
 #define NGROUPS 2
 #define NOBJS 4
 #define NHANDLES 4
+#define OVS_PER_IO 6
+#define IO_BUF 16
+
+/*
+ * An I/O object slot. Each overlapped is used once (an operation's
+ * overlapped may not be reused before its completion is delivered, and a
+ * completion dropped by a cancelling wait is never delivered). LIFETIME:
+ * the slot and its buffers are the world's, which outlives every
+ * operation: close_io waits for each one to finish first.
+ */
+typedef struct io_slot {
+    ntp_io *io;
+    int fd, peer; /* peer: the other end of a pipe or socket, or -1 */
+    bool stream;
+    unsigned used; /* overlapped structures issued, ov[0..used) */
+    ntp_overlapped ov[OVS_PER_IO];
+    char buf[OVS_PER_IO][IO_BUF];
+} io_slot;
 
 typedef struct world {
     ntp_pool *pools[NPOOLS];
@@ -41,6 +65,11 @@ typedef struct world {
      * group's members forgets them too. */
     int work_group[NOBJS], timer_group[NOBJS], wait_group[NOBJS];
     ntp_handle *handles[NHANDLES];
+    io_slot ios[NOBJS];
+    ntp_registered_wait *rwaits[NOBJS];
+    ntp_timer_queue *queue; /* NULL: only the default queue */
+    ntp_timer_queue_timer *qtimers[NOBJS];
+    bool qtimer_in_queue[NOBJS]; /* in `queue`, not the default one */
 } world;
 
 typedef struct input {
@@ -101,6 +130,50 @@ wait_cb(ntp_instance *inst, void *ctx, ntp_wait *w, uint32_t r)
 }
 
 static void
+io_cb(ntp_instance *inst, void *ctx, ntp_overlapped *ov, ntp_status result,
+      size_t nbytes, ntp_io *io)
+{
+    (void)inst, (void)ctx, (void)ov, (void)result, (void)nbytes, (void)io;
+    atomic_fetch_add(&callbacks, 1);
+}
+
+static void
+bound_cb(void *ctx, ntp_status result, size_t nbytes, ntp_overlapped *ov)
+{
+    (void)ctx, (void)result, (void)nbytes, (void)ov;
+    atomic_fetch_add(&callbacks, 1);
+}
+
+static void
+wait_or_timer_cb(void *ctx, bool fired)
+{
+    (void)ctx, (void)fired;
+    atomic_fetch_add(&callbacks, 1);
+}
+
+static uint32_t
+work_item_cb(void *ctx)
+{
+    (void)ctx;
+    atomic_fetch_add(&callbacks, 1);
+    return 0;
+}
+
+static void
+apc_cb(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&callbacks, 1);
+}
+
+static void
+timer_apc_cb(void *arg, uint32_t low, uint32_t high)
+{
+    (void)arg, (void)low, (void)high;
+    atomic_fetch_add(&callbacks, 1);
+}
+
+static void
 cancel_cb(void *object_ctx, void *cleanup_ctx)
 {
     (void)object_ctx, (void)cleanup_ctx;
@@ -151,8 +224,8 @@ due_from(input *in)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         /* An absolute time up to 3 ms ahead, or in the past. */
-        int64_t ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec +
-                     ((int64_t)(b >> 2) - 16) * 100000;
+        int64_t ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec
+                     + ((int64_t)(b >> 2) - 16) * 100000;
         return ntp_due_at_unix_ns(ns > 0 ? (uint64_t)ns : 1);
     }
     }
@@ -237,6 +310,310 @@ close_handle(world *w, int i)
     }
 }
 
+/* WT_* flags: mostly valid ones, sometimes unknown bits (refused) or a
+ * max-threads limit in the high half. */
+static uint32_t
+flags_from(uint8_t b)
+{
+    static const uint32_t known[] = {NTP_WT_EXECUTEDEFAULT,
+                                     NTP_WT_EXECUTELONGFUNCTION,
+                                     NTP_WT_EXECUTEINPERSISTENTTHREAD,
+                                     NTP_WT_EXECUTEINWAITTHREAD,
+                                     NTP_WT_EXECUTEINTIMERTHREAD,
+                                     NTP_WT_EXECUTEONLYONCE,
+                                     NTP_WT_EXECUTEINIOTHREAD,
+                                     0x400u /* unknown */};
+    uint32_t flags = known[b % 8];
+    if (b & 0x80)
+        NTP_WT_SET_MAX_THREADPOOL_THREADS(flags, 1 + (b >> 3) % 8);
+    return flags;
+}
+
+/* NULL, NTP_COMPLETION_WAIT or a handle slot (of any kind) as the
+ * completion argument of an unregister or delete. */
+static ntp_handle *
+completion_from(world *w, uint8_t b)
+{
+    switch (b % 3) {
+    case 0:
+        return NULL;
+    case 1:
+        return NTP_COMPLETION_WAIT;
+    default:
+        return handle_from(w, b >> 2);
+    }
+}
+
+/* A pipe, a socket pair or an unlinked temporary file; false if the
+ * system refused. */
+static bool
+open_io_fds(io_slot *s, uint8_t kind)
+{
+    int fds[2];
+    s->peer = -1;
+    s->stream = true;
+    if (kind % 3 == 0) {
+        if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+            return false;
+    } else if (kind % 3 == 1) {
+        int type = SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK;
+        if (socketpair(AF_UNIX, type, 0, fds) != 0)
+            return false;
+    } else {
+        char path[] = "/tmp/ntpool-fuzz-XXXXXX";
+        s->fd = mkostemp(path, O_CLOEXEC);
+        if (s->fd < 0)
+            return false;
+        unlink(path);
+        s->stream = false;
+        return true;
+    }
+    s->fd = fds[0];
+    s->peer = fds[1];
+    return true;
+}
+
+static void
+close_io_fds(io_slot *s)
+{
+    close(s->fd);
+    if (s->peer >= 0)
+        close(s->peer);
+    s->fd = s->peer = -1;
+}
+
+/* Create (or bind) an I/O object on new fds. */
+static void
+open_io(world *w, int i, uint8_t b, input *in)
+{
+    io_slot *s = &w->ios[i];
+    if (s->io || !open_io_fds(s, b))
+        return;
+    s->used = 0;
+    ntp_status st;
+    if (b & 0x80) {
+        st = ntp_bind_io_completion_callback(&s->io, s->fd, bound_cb, NULL,
+                                             (b & 0x40) ? 1 : 0);
+    } else {
+        int g;
+        ntp_env env = env_from(w, in, &g);
+        /* Not in a group: releasing the group's members would free the
+         * object under its operations' feet. */
+        ntp_env_set_cleanup_group(&env, NULL, NULL);
+        st = ntp_io_create(&s->io, s->fd, io_cb, NULL, &env);
+    }
+    if (st != 0) {
+        s->io = NULL;
+        close_io_fds(s);
+    }
+}
+
+static void
+issue_io(io_slot *s, uint8_t b)
+{
+    if (s->io == NULL || s->used == OVS_PER_IO)
+        return;
+    unsigned k = s->used;
+    ntp_overlapped *ov = &s->ov[k];
+    memset(ov, 0, sizeof *ov);
+    /* Offsets on a stream are refused; so is a NULL buffer. */
+    ov->offset = (b & 0x40) ? (b >> 2) % 8 : NTP_IO_STREAM;
+    if (!s->stream && ov->offset == NTP_IO_STREAM)
+        ov->offset = 0;
+    size_t len = 1 + (b >> 3) % IO_BUF;
+    void *buf = (b & 0x20) && !(b & 0x40) ? NULL : s->buf[k];
+    ntp_io_start(s->io);
+    ntp_status st = (b & 1) ? ntp_io_write(s->io, ov, buf, len)
+                            : ntp_io_read(s->io, ov, buf, len);
+    if (st != 0)
+        ntp_io_cancel(s->io); /* refused: withdraw the announcement */
+    else
+        s->used++;
+}
+
+/* End every operation, then close: CancelIoEx ends those waiting for a
+ * stream; a cancelling wait may have dropped completions, so the wait for
+ * callbacks alone does not prove an operation over -- its overlapped
+ * does. */
+static void
+close_io(world *w, int i, bool cancel)
+{
+    io_slot *s = &w->ios[i];
+    if (s->io == NULL)
+        return;
+    (void)ntp_io_cancel_ops(s->io, NULL);
+    ntp_io_wait(s->io, cancel);
+    for (unsigned k = 0; k < s->used; k++) {
+        size_t n;
+        (void)ntp_overlapped_result(&s->ov[k], &n, true);
+    }
+    ntp_io_close(s->io);
+    s->io = NULL;
+    close_io_fds(s);
+}
+
+static void
+forget_queue_timers(world *w)
+{
+    for (int i = 0; i < NOBJS; i++)
+        if (w->qtimer_in_queue[i])
+            w->qtimers[i] = NULL, w->qtimer_in_queue[i] = false;
+}
+
+/* The I/O, APC and original-API operations (opcodes 32 and up). */
+static void
+step_more(world *w, uint8_t op, uint8_t a, input *in)
+{
+    int i = a % NOBJS;
+    bool flag = a & 0x80;
+    io_slot *s = &w->ios[i];
+    switch (op % 16) {
+    case 0:
+        open_io(w, i, arg(in), in);
+        break;
+    case 1:
+        issue_io(s, arg(in));
+        break;
+    case 2:
+        if (s->peer >= 0) {
+            char bytes[64];
+            memset(bytes, 'x', sizeof bytes);
+            (void)!write(s->peer, bytes, 1 + (a >> 2) % sizeof bytes);
+        }
+        break;
+    case 3:
+        if (s->io)
+            (void)ntp_io_cancel_ops(s->io, (a & 0x40) && s->used
+                                               ? &s->ov[(a >> 2) % s->used]
+                                               : NULL);
+        break;
+    case 4:
+        if (s->io && (!flag || !s->stream))
+            ntp_io_wait(s->io, true); /* without cancel it may block */
+        else if (s->io)
+            (void)ntp_io_cancel_ops(s->io, NULL), ntp_io_wait(s->io, false);
+        break;
+    case 5:
+        close_io(w, i, flag);
+        break;
+    case 6: {
+        /* Bad calls: a bad fd, an fd bound twice, an unannounced
+         * cancel, the wrong kind of object. */
+        ntp_io *io = NULL;
+        if (ntp_io_create(&io, -1 - (a % 3), io_cb, NULL, NULL) == 0)
+            abort();
+        if (s->io) {
+            if (ntp_bind_io_completion_callback(&io, s->fd, bound_cb, NULL,
+                                                0) == 0)
+                ntp_io_close(io);
+            ntp_io_cancel(s->io);
+        }
+        ntp_io_start((ntp_io *)(void *)w->works[i]);
+        (void)ntp_io_read((ntp_io *)(void *)w->timers[i], NULL, NULL, 0);
+        break;
+    }
+    case 7:
+        if (!w->rwaits[i]) {
+            uint8_t b = arg(in);
+            uint32_t flags = flags_from(arg(in));
+            /* A re-arming wait with timeout 0 would call back without
+             * pause until unregistered: allowed only for ONLYONCE. */
+            uint32_t timeout = (b & 0x80) ? NTP_INFINITE : 1 + (b >> 4) % 4;
+            if ((flags & NTP_WT_EXECUTEONLYONCE) && (b & 0x40))
+                timeout = 0;
+            if (ntp_register_wait(&w->rwaits[i], handle_from(w, b),
+                                  wait_or_timer_cb, NULL, timeout, flags)
+                != 0)
+                w->rwaits[i] = NULL;
+        }
+        break;
+    case 8:
+        if (w->rwaits[i]) {
+            ntp_status st = ntp_unregister_wait_ex(
+                w->rwaits[i], completion_from(w, arg(in)));
+            /* Refused (a completion that is not an event): still ours. */
+            if (st == 0 || st == NTP_EINPROGRESS)
+                w->rwaits[i] = NULL;
+        }
+        break;
+    case 9:
+        (void)ntp_queue_user_work_item(flag ? NULL : work_item_cb, NULL,
+                                       flags_from(arg(in)));
+        break;
+    case 10:
+        if (w->queue == NULL) {
+            (void)ntp_timer_queue_create(&w->queue);
+        } else {
+            ntp_status st = ntp_timer_queue_delete_ex(
+                w->queue, completion_from(w, arg(in)));
+            if (st == 0 || st == NTP_EINPROGRESS) {
+                w->queue = NULL;
+                forget_queue_timers(w);
+            }
+        }
+        break;
+    case 11:
+        if (!w->qtimers[i]) {
+            uint8_t b = arg(in);
+            bool in_queue = flag && w->queue;
+            if (ntp_timer_queue_timer_create(&w->qtimers[i],
+                                             in_queue ? w->queue : NULL,
+                                             wait_or_timer_cb, NULL, b % 4,
+                                             (b >> 2) % 3, flags_from(arg(in)))
+                == 0)
+                w->qtimer_in_queue[i] = in_queue;
+            else
+                w->qtimers[i] = NULL;
+        }
+        break;
+    case 12:
+        if (w->qtimers[i]) {
+            uint8_t b = arg(in);
+            (void)ntp_timer_queue_timer_change(w->queue, w->qtimers[i], b % 4,
+                                               (b >> 2) % 3);
+        }
+        break;
+    case 13:
+        if (w->qtimers[i]) {
+            ntp_status st = ntp_timer_queue_timer_delete(
+                w->queue, w->qtimers[i], completion_from(w, arg(in)));
+            if (st == 0 || st == NTP_EINPROGRESS)
+                w->qtimers[i] = NULL, w->qtimer_in_queue[i] = false;
+        }
+        (void)ntp_timer_queue_delete(NULL); /* the default: refused */
+        break;
+    case 14: {
+        /* APCs to this thread, by pseudo-handle or by a real one, and a
+         * waitable timer's completion routine; an alertable sleep or wait
+         * runs them. */
+        ntp_handle *h = handle_from(w, a);
+        if (a & 0x40) {
+            (void)ntp_waitable_timer_set_apc(h, due_from(in),
+                                             (int8_t)arg(in) % 3,
+                                             flag ? timer_apc_cb : NULL, NULL);
+        } else if (flag) {
+            ntp_handle *self = NULL;
+            if (ntp_thread_current(&self) == 0) {
+                (void)ntp_queue_apc(self, apc_cb, NULL);
+                (void)ntp_handle_close(self);
+            }
+        } else {
+            (void)ntp_queue_apc(NTP_CURRENT_THREAD, apc_cb, NULL);
+            (void)ntp_queue_apc(h, (a & 0x20) ? apc_cb : NULL, NULL);
+        }
+        break;
+    }
+    default:
+        if (a & 0x40)
+            (void)ntp_waitable_timer_cancel(handle_from(w, a));
+        else if (a & 0x20)
+            (void)ntp_wait_for_single(handle_from(w, a), (a >> 3) % 2, true);
+        else
+            (void)ntp_sleep_ex((a >> 3) % 2, true);
+        break;
+    }
+}
+
 /* ---- one operation ---- */
 
 static void
@@ -245,6 +622,10 @@ step(world *w, uint8_t op, input *in)
     uint8_t a = arg(in);
     int i = a % NOBJS;
     bool flag = a & 0x80;
+    if (op % 48 >= 32) {
+        step_more(w, op, a, in);
+        return;
+    }
     switch (op % 32) {
     case 0:
         if (!w->pools[a % NPOOLS] &&
@@ -434,7 +815,15 @@ end_world(world *w)
         close_work(w, i, true);
         close_timer(w, i, true);
         close_wait(w, i, true);
+        close_io(w, i, true);
+        if (w->rwaits[i])
+            (void)ntp_unregister_wait_ex(w->rwaits[i], NTP_COMPLETION_WAIT);
+        if (w->qtimers[i] && !w->qtimer_in_queue[i])
+            (void)ntp_timer_queue_timer_delete(NULL, w->qtimers[i],
+                                               NTP_COMPLETION_WAIT);
     }
+    if (w->queue)
+        (void)ntp_timer_queue_delete_ex(w->queue, NTP_COMPLETION_WAIT);
     for (int g = 0; g < NGROUPS; g++)
         close_group(w, g, true);
     for (int i = 0; i < NHANDLES; i++)
@@ -442,16 +831,20 @@ end_world(world *w)
     for (int p = 0; p < NPOOLS; p++)
         if (w->pools[p])
             ntp_pool_close(w->pools[p]);
-    /* Simple callbacks and closed pools finish on their own. */
+    /* Simple callbacks and closed pools finish on their own. A waitable
+     * timer's completion APC queued to this thread holds a reference to
+     * the timer until it runs, and an expiry may queue one until the
+     * handle is closed: so the APCs run here, after the closes, by
+     * sleeping alertably. */
     for (int ms = 0; ntp_debug_live_objects() != 0; ms++) {
         if (ms > 10000) {
-            fprintf(stderr, "fuzz-ops: %ld objects still alive 10 s after "
-                            "the program closed everything\n",
+            fprintf(stderr,
+                    "fuzz-ops: %ld objects still alive 10 s after "
+                    "the program closed everything\n",
                     ntp_debug_live_objects());
             abort();
         }
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
+        (void)ntp_sleep_ex(1, true);
     }
 }
 
@@ -469,8 +862,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     world w;
     memset(&w, 0, sizeof w);
-    for (int i = 0; i < NOBJS; i++)
+    for (int i = 0; i < NOBJS; i++) {
         w.work_group[i] = w.timer_group[i] = w.wait_group[i] = -1;
+        w.ios[i].fd = w.ios[i].peer = -1;
+    }
     input in = {data, size > 4096 ? 4096 : size};
     uint8_t op;
     while (take(&in, &op))

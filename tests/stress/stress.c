@@ -11,6 +11,11 @@
  * The test command runs a short budget; a soak is just a longer one, e.g.
  * `build/ntpool-stress --seconds 600` (README, Tests).
  *
+ * The operations on work, timer and wait objects, cleanup groups and the
+ * pool are here; I/O objects (stress_io.c) and the original API
+ * (stress_legacy.c) are parts of their own, mixed into the same drivers,
+ * each with its own ledger (stress.h).
+ *
  * Objects live in "bundles", each owned by one driver thread at a time
  * (taken from its slot with an atomic exchange, put back afterwards): a
  * cleanup group (or none) with work objects in it, and a timer, a wait
@@ -20,15 +25,11 @@
  * from inside their own callback.
  */
 #define _GNU_SOURCE
-#include <ntpool.h>
+#include "stress.h"
 
 #include <dirent.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +37,8 @@
 #define NBUNDLES 8
 #define WORKS_PER_BUNDLE 4
 #define MAX_DRIVERS 16
+
+atomic_int stress_failures;
 
 /* ---- the ledger ---- */
 static atomic_uint_fast64_t posts;      /* work submits + try_submits */
@@ -46,53 +49,49 @@ static atomic_uint_fast64_t sem_asked;  /* release-semaphore actions */
 static atomic_uint_fast64_t ff_timers_made, ff_timers_fired;
 static atomic_uint_fast64_t ff_waits_made, ff_waits_fired;
 static atomic_uint_fast64_t bad_wait_results, ops_done;
-static atomic_int failures;
-
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "stress: %s:%d: check failed: %s: ", __FILE__,   \
-                    __LINE__, #cond);                                        \
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                             \
-            atomic_fetch_add(&failures, 1);                                  \
-        }                                                                    \
-    } while (0)
-
-#define MUST(call)                                                           \
-    do {                                                                     \
-        ntp_status must_st_ = (call);                                        \
-        if (must_st_ != 0) {                                                 \
-            fprintf(stderr, "stress: %s failed: %s\n", #call,                \
-                    ntp_strerror(must_st_));                                 \
-            exit(2);                                                         \
-        }                                                                    \
-    } while (0)
 
 /* Process-wide objects the callbacks' completion actions target; they
  * outlive every callback (closed after the final drain). */
-static ntp_handle *action_sem;
-static ntp_handle *signalled_event; /* manual, always set */
-static ntp_pool *shared_pool;
+/*
+ * ntp_debug_cancelled_posts counts the posts dropped by every cancelling
+ * call, I/O objects' included, and the I/O part accounts for its own
+ * operations. So a cancelling ntp_io_wait runs alone (exclusive) and
+ * measures what it dropped; the other cancelling calls share the lock
+ * and run concurrently with each other as before.
+ */
+static pthread_rwlock_t cancel_lock = PTHREAD_RWLOCK_INITIALIZER;
+static atomic_uint_fast64_t io_dropped_posts;
 
-/* ---- per-thread random numbers (xorshift64*) ---- */
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static uint64_t
-rng_next(rng *r)
+void
+stress_io_cancelling_wait(ntp_io *io)
 {
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return r->s * 0x2545F4914F6CDD1DULL;
+    pthread_rwlock_wrlock(&cancel_lock);
+    uint64_t before = ntp_debug_cancelled_posts();
+    ntp_io_wait(io, true);
+    atomic_fetch_add(&io_dropped_posts,
+                     ntp_debug_cancelled_posts() - before);
+    pthread_rwlock_unlock(&cancel_lock);
 }
 
-static unsigned
-rng_below(rng *r, unsigned n)
+static void
+work_wait(ntp_work *w, bool cancel)
 {
-    return (unsigned)(rng_next(r) % n);
+    pthread_rwlock_rdlock(&cancel_lock);
+    ntp_work_wait(w, cancel);
+    pthread_rwlock_unlock(&cancel_lock);
+}
+
+static ntp_handle *action_sem;
+ntp_handle *stress_signalled_event;
+ntp_pool *stress_shared_pool;
+
+void *
+stress_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+    if (p == NULL)
+        abort();
+    return p;
 }
 
 /* ---- callback contexts: allocated per object, freed by its release hook,
@@ -109,9 +108,7 @@ typedef struct ctx {
 static ctx *
 ctx_new(void)
 {
-    ctx *c = calloc(1, sizeof *c);
-    if (c == NULL)
-        abort();
+    ctx *c = stress_calloc(1, sizeof *c);
     c->magic = CTX_MAGIC;
     atomic_fetch_add(&created, 1);
     return c;
@@ -136,7 +133,7 @@ maybe_action(ntp_instance *inst, unsigned r)
         atomic_fetch_add(&sem_asked, 1);
         MUST(ntp_instance_release_semaphore_on_return(inst, action_sem, 1));
     } else if (r % 4 == 1) {
-        MUST(ntp_instance_set_event_on_return(inst, signalled_event));
+        MUST(ntp_instance_set_event_on_return(inst, stress_signalled_event));
     }
 }
 
@@ -208,7 +205,7 @@ group_cancel_cb(void *object_ctx, void *cleanup_ctx)
 {
     ctx *c = object_ctx;
     CHECK(c->magic == CTX_MAGIC, "cancel callback for a released object");
-    CHECK(cleanup_ctx == &failures, "wrong cleanup context");
+    CHECK(cleanup_ctx == &stress_failures, "wrong cleanup context");
 }
 
 /* ---- bundles ---- */
@@ -238,10 +235,9 @@ new_work(const ntp_env *env, unsigned expected_runs)
 static bundle *
 bundle_new(rng *r)
 {
-    bundle *b = calloc(1, sizeof *b);
-    if (b == NULL)
-        abort();
-    ntp_pool *pool = rng_below(r, 4) ? shared_pool : NULL; /* NULL: default */
+    bundle *b = stress_calloc(1, sizeof *b);
+    /* NULL: the default pool. */
+    ntp_pool *pool = rng_below(r, 4) ? stress_shared_pool : NULL;
     ntp_env_init(&b->plain_env);
     ntp_env_set_pool(&b->plain_env, pool);
     b->member_env = b->plain_env;
@@ -268,12 +264,15 @@ bundle_dispose(bundle *b, rng *r)
 {
     bool cancel = rng_below(r, 2);
     if (b->group) {
-        MUST(ntp_cleanup_group_close_members(b->group, cancel, &failures));
+        pthread_rwlock_rdlock(&cancel_lock);
+        MUST(ntp_cleanup_group_close_members(b->group, cancel,
+                                             &stress_failures));
+        pthread_rwlock_unlock(&cancel_lock);
         ntp_cleanup_group_close(b->group);
     } else {
         for (int i = 0; i < WORKS_PER_BUNDLE; i++) {
             if (rng_below(r, 2))
-                ntp_work_wait(b->works[i], cancel);
+                work_wait(b->works[i], cancel);
             ntp_work_close(b->works[i]);
         }
     }
@@ -310,8 +309,8 @@ bundle_op(bundle *b, rng *r)
         break;
     }
     case 5:
-        ntp_work_wait(b->works[rng_below(r, WORKS_PER_BUNDLE)],
-                      rng_below(r, 2));
+        work_wait(b->works[rng_below(r, WORKS_PER_BUNDLE)],
+                  rng_below(r, 2));
         break;
     case 6: { /* close one work from outside and replace it */
         if (b->group)
@@ -350,9 +349,9 @@ bundle_op(bundle *b, rng *r)
         break;
     case 12: {
         unsigned max = 1 + rng_below(r, 6);
-        ntp_pool_set_max_threads(shared_pool, max);
+        ntp_pool_set_max_threads(stress_shared_pool, max);
         /* A minimum above the maximum is refused; that is fine too. */
-        (void)ntp_pool_set_min_threads(shared_pool, rng_below(r, 2));
+        (void)ntp_pool_set_min_threads(stress_shared_pool, rng_below(r, 2));
         break;
     }
     case 13:
@@ -373,7 +372,7 @@ fire_and_forget(rng *r)
 {
     ntp_env env;
     ntp_env_init(&env);
-    ntp_env_set_pool(&env, rng_below(r, 2) ? shared_pool : NULL);
+    ntp_env_set_pool(&env, rng_below(r, 2) ? stress_shared_pool : NULL);
     switch (rng_below(r, 3)) {
     case 0: {
         unsigned k = 1 + rng_below(r, 4);
@@ -397,7 +396,7 @@ fire_and_forget(rng *r)
         MUST(ntp_wait_create(&w, ff_wait_cb, ctx_new(), &env));
         MUST(ntp_wait_set_release(w, ctx_release));
         atomic_fetch_add(&ff_waits_made, 1);
-        ntp_wait_set(w, signalled_event, NTP_INFINITE);
+        ntp_wait_set(w, stress_signalled_event, NTP_INFINITE);
         break;
     }
     }
@@ -424,9 +423,18 @@ driver_main(void *arg)
     while (now_ns() < d->deadline_ns) {
         for (int i = 0; i < 64; i++) {
             atomic_fetch_add(&ops_done, 1);
-            if (rng_below(&d->r, 8) == 0) {
+            switch (rng_below(&d->r, 8)) {
+            case 0:
                 fire_and_forget(&d->r);
                 continue;
+            case 1:
+                stress_io_op(&d->r);
+                continue;
+            case 2:
+                stress_legacy_op(&d->r);
+                continue;
+            default:
+                break;
             }
             unsigned s = rng_below(&d->r, NBUNDLES);
             bundle *b = atomic_exchange(&bundle_slots[s], NULL);
@@ -469,11 +477,28 @@ settle(bool (*done)(void), unsigned ms)
     return true;
 }
 
-/* Only the two process-wide handles (action_sem, signalled_event). */
+static int
+count_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (dir == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(dir);
+    return n - 1; /* the directory's own fd */
+}
+
+/* Only the two process-wide handles (action_sem, stress_signalled_event)
+ * are left, and every callback the parts expect has run. */
 static bool
 only_shared_handles_alive(void)
 {
-    return ntp_debug_live_objects() == 2;
+    return ntp_debug_live_objects() == 2 && stress_io_settled()
+           && stress_legacy_settled();
 }
 
 static int thread_baseline;
@@ -481,9 +506,12 @@ static int thread_baseline;
 static bool
 threads_back(void)
 {
-    /* Besides the threads we started with: the reactor and the starvation
-     * monitor, process-wide and permanent once started. */
-    return count_threads() <= thread_baseline + 2;
+    /* Besides the threads we started with: the reactor, the starvation
+     * monitor and the default pool's persistent thread (asked for by the
+     * WT_EXECUTEINPERSISTENTTHREAD items), process-wide and permanent once
+     * started. The kernel's io_uring workers are threads of the process
+     * too, and leave after a few idle seconds. */
+    return count_threads() <= thread_baseline + 3;
 }
 
 static void *
@@ -524,11 +552,12 @@ main(int argc, char **argv)
     if (pthread_create(&warmup, NULL, warmup_main, NULL) == 0)
         pthread_join(warmup, NULL);
     thread_baseline = count_threads();
-    MUST(ntp_pool_create(&shared_pool));
-    ntp_pool_set_max_threads(shared_pool, 4);
+    int fd_baseline = count_fds();
+    MUST(ntp_pool_create(&stress_shared_pool));
+    ntp_pool_set_max_threads(stress_shared_pool, 4);
     MUST(ntp_pool_set_idle_timeout(ntp_pool_default(), 20));
     MUST(ntp_semaphore_create(&action_sem, 0, INT32_MAX));
-    MUST(ntp_event_create(&signalled_event, true, true));
+    MUST(ntp_event_create(&stress_signalled_event, true, true));
 
     driver drivers[MAX_DRIVERS];
     uint64_t deadline = now_ns() + (uint64_t)(seconds * 1e9);
@@ -552,11 +581,13 @@ main(int argc, char **argv)
         if (b)
             bundle_dispose(b, &r);
     }
-    ntp_pool_close(shared_pool);
+    stress_io_drain(&r);
+    stress_legacy_drain();
+    ntp_pool_close(stress_shared_pool);
     bool settled = settle(only_shared_handles_alive, 30000u);
     CHECK(settled, "%ld objects still alive", ntp_debug_live_objects() - 2);
 
-    uint64_t cancelled = ntp_debug_cancelled_posts();
+    uint64_t cancelled = ntp_debug_cancelled_posts() - io_dropped_posts;
     CHECK(posts == runs + cancelled,
           "posts %" PRIu64 " != runs %" PRIu64 " + cancelled %" PRIu64,
           (uint64_t)posts, (uint64_t)runs, cancelled);
@@ -570,6 +601,8 @@ main(int argc, char **argv)
           (uint64_t)ff_waits_fired);
     CHECK(bad_wait_results == 0, "%" PRIu64 " unexpected wait results",
           (uint64_t)bad_wait_results);
+    stress_io_check();
+    stress_legacy_check();
 
     /* Every release-semaphore action released exactly once. */
     uint64_t drained = 0;
@@ -578,7 +611,7 @@ main(int argc, char **argv)
     CHECK(drained == sem_asked, "semaphore released %" PRIu64
           " times, asked %" PRIu64, drained, (uint64_t)sem_asked);
     MUST(ntp_handle_close(action_sem));
-    MUST(ntp_handle_close(signalled_event));
+    MUST(ntp_handle_close(stress_signalled_event));
     CHECK(ntp_debug_live_objects() == 0, "handles left");
 
     /* Idle workers of the default pool retire after 20 ms; the private
@@ -586,6 +619,10 @@ main(int argc, char **argv)
     bool back = settle(threads_back, 30000u);
     CHECK(back, "%d threads, started with %d", count_threads(),
           thread_baseline);
+    /* The reactor's epoll set, wake-up eventfd and clock-change timerfd,
+     * the io_uring ring and its eventfd, made on first use, stay: 5. */
+    CHECK(count_fds() <= fd_baseline + 5, "%d fds open, started with %d",
+          count_fds(), fd_baseline);
 
     printf("stress: %" PRIu64 " operations, %" PRIu64 " posts: %" PRIu64
            " ran, %" PRIu64 " cancelled; %" PRIu64 " objects released; "
@@ -594,9 +631,11 @@ main(int argc, char **argv)
            (uint64_t)ops_done, (uint64_t)posts, (uint64_t)runs, cancelled,
            (uint64_t)released, drained, (uint64_t)ff_timers_fired,
            (uint64_t)ff_waits_fired);
-    if (failures) {
+    stress_io_report();
+    stress_legacy_report();
+    if (stress_failures) {
         printf("stress: FAILED (%d checks); replay with --seed %" PRIu64
-               "\n", (int)failures, seed);
+               "\n", (int)stress_failures, seed);
         return 1;
     }
     printf("stress: ledger balanced\n");
