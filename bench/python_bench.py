@@ -83,7 +83,7 @@ def tp_try_submit(n):
     return time.perf_counter() - start
 
 
-def tp_executor(n):
+def _executor_case(make_executor, n):
     counter = itertools.count()
     step = counter.__next__
 
@@ -91,30 +91,21 @@ def tp_executor(n):
         step()
 
     start = time.perf_counter()
-    with ntpool.Executor() as ex:
+    with make_executor() as ex:
         submit = ex.submit
         for _ in range(n):
             submit(task)
     elapsed = time.perf_counter() - start
     assert next(counter) == n
     return elapsed
+
+
+def tp_executor(n):
+    return _executor_case(ntpool.Executor, n)
 
 
 def tp_threadpoolexecutor(n):
-    counter = itertools.count()
-    step = counter.__next__
-
-    def task():
-        step()
-
-    start = time.perf_counter()
-    with cf.ThreadPoolExecutor() as ex:
-        submit = ex.submit
-        for _ in range(n):
-            submit(task)
-    elapsed = time.perf_counter() - start
-    assert next(counter) == n
-    return elapsed
+    return _executor_case(cf.ThreadPoolExecutor, n)
 
 
 class SimpleQueuePool:

@@ -1611,10 +1611,10 @@ py_timer_queue_timer_create(PyObject *self, PyObject *args)
 }
 
 static PyObject *
-py_close_with(PyObject *args, int kind, const char *fmt)
+py_close_with(PyObject *args, int kind)
 {
     PyObject *o, *completion = NULL;
-    if (!PyArg_ParseTuple(args, fmt, &o, &completion))
+    if (!PyArg_ParseTuple(args, "O|O", &o, &completion))
         return NULL;
     if (!is_object(o) || ((NpObject *)o)->kind != kind) {
         PyErr_Format(PyExc_TypeError, "expected an ntpool %s, not %.100s",
@@ -1633,7 +1633,7 @@ py_close_with(PyObject *args, int kind, const char *fmt)
     static PyObject *NAME(PyObject *self, PyObject *args)                     \
     {                                                                         \
         (void)self;                                                           \
-        return py_close_with(args, KIND, "O|O");                              \
+        return py_close_with(args, KIND);                              \
     }
 
 CLOSE_FN(py_pool_close, NTPY_POOL)
@@ -1657,7 +1657,7 @@ py_timer_queue_timer_delete(PyObject *self, PyObject *args)
     PyObject *a = Py_BuildValue("(OO)", t, completion);
     if (a == NULL)
         return NULL;
-    PyObject *r = py_close_with(a, NTPY_TQTIMER, "O|O");
+    PyObject *r = py_close_with(a, NTPY_TQTIMER);
     Py_DECREF(a);
     return r;
 }
