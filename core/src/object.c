@@ -288,6 +288,10 @@ ntp__object_cancel_posts_locked(ntp__object *obj)
 {
     uint32_t dropped = ntp__runq_cancel(ntp__object_runq(obj), obj);
     ntp__cancelled_add(dropped);
+    /* Another thread may be waiting for this object's callbacks with none
+     * running: the queue emptied here is all it waited for. */
+    if (dropped && obj->waiters)
+        pthread_cond_broadcast(&obj->settled);
     return dropped;
 }
 

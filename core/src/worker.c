@@ -208,7 +208,10 @@ run_one_locked(ntp_pool *p, ntp__worker *self, ntp__object *obj)
     obj->running--;
     if (inst.associated)
         obj->associated--;
-    if (obj->waiters)
+    /* Every wait on an object (object.c, cleanup.c, io.c) needs its queue
+     * empty: while posts remain, waking the waiters would only put them
+     * back to sleep, at the price of a futex wake per callback. */
+    if (obj->waiters && obj->pending == 0)
         pthread_cond_broadcast(&obj->settled);
     if (ntp__object_settle_locked(obj)) {
         if (ntp__object_retire_locked(obj)) {

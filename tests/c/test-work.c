@@ -286,6 +286,56 @@ TEST_IMPL(work_wait_from_other_thread)
     ASSERT_NO_LIVE_OBJECTS();
 }
 
+static ntp_handle *waiter_returned;
+
+static void *
+signalling_waiter_main(void *arg)
+{
+    ntp_work_wait(arg, false);
+    ASSERT_OK(ntp_event_set(waiter_returned));
+    return NULL;
+}
+
+TEST_IMPL(work_wait_ends_when_other_thread_cancels)
+{
+    ntp_pool *pool = make_pool(1);
+    first_started = make_event();
+    first_release = make_event();
+    waiter_returned = make_event();
+    /* The only worker is held by another object, so `work`'s posts stay
+     * queued and none of its callbacks ever runs. */
+    ntp_work *blocker = make_work(first_blocks_cb, NULL, pool);
+    ntp_work_submit(blocker);
+    wait_signalled(first_started);
+    ntp_work *work = make_work(count_cb, NULL, pool);
+    for (int i = 0; i < 3; i++) {
+        ntp_work_submit(work);
+    }
+
+    /* One thread waits for the three posts; give it time to fall asleep. */
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, signalling_waiter_main, work), 0);
+    test_sleep_ms(50);
+
+    /* A cancelling wait elsewhere drops them: with no callback running,
+     * nothing is outstanding any more, and the sleeping waiter must see it
+     * without any callback finishing to wake it (B20, B22). */
+    ntp_work_wait(work, true);
+    wait_signalled(waiter_returned);
+    ASSERT_EQ(pthread_join(t, NULL), 0);
+    ASSERT_EQ(atomic_load(&runs), 1); /* the blocker's run only */
+
+    ASSERT_OK(ntp_event_set(first_release));
+    ntp_work_wait(blocker, false);
+    ntp_work_close(blocker);
+    ntp_work_close(work);
+    ASSERT_OK(ntp_handle_close(first_started));
+    ASSERT_OK(ntp_handle_close(first_release));
+    ASSERT_OK(ntp_handle_close(waiter_returned));
+    ntp_pool_close(pool);
+    ASSERT_NO_LIVE_OBJECTS();
+}
+
 /* ------------------------------------------------------------------------ */
 /* Scheduling                                                                */
 /* ------------------------------------------------------------------------ */
