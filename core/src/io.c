@@ -195,6 +195,13 @@ complete(ntp_io *io, ntp_overlapped *ov, ntp_status result, size_t nbytes)
     if (io->on_done)
         io->on_done(ov, result, nbytes);
     ov->bytes_ = nbytes;
+    /* The status is final before the event is set, as on Windows, and it is
+     * the last thing read or written in ov unless a callback is due: an
+     * application that expects none may free ov as soon as it sees the
+     * status (found by the stress test under TSan, when gen_ was read after
+     * the status was stored). */
+    uint32_t gen = ov->gen_;
+    atomic_store(&ov->status_, result); /* seq_cst: see ov_waiters */
     if (event) {
         (void)ntp_event_set(event);
         ntp__handle_unref(event);
@@ -204,8 +211,7 @@ complete(ntp_io *io, ntp_overlapped *ov, ntp_status result, size_t nbytes)
     ntp__kick k = {0};
     bool dropped_unannounced = false;
     pthread_mutex_lock(&p->lock);
-    atomic_store(&ov->status_, result); /* seq_cst: see ov_waiters */
-    if (ov->gen_ != io->gen) {
+    if (gen != io->gen) {
         /* Issued before a cancelling wait or the close: dropped. */
     } else if (io->expected > 0) {
         io->expected--;
