@@ -24,12 +24,9 @@ dump_locked(ntp_pool *p, unsigned flags, FILE *f)
             p->max_threads,
             p->persistent_started ? " + persistent thread" : "",
             p->object_count,
-            (unsigned long long)(p->runq.queued[0] +
-                                 p->persistent_runq.queued[0]),
-            (unsigned long long)(p->runq.queued[1] +
-                                 p->persistent_runq.queued[1]),
-            (unsigned long long)(p->runq.queued[2] +
-                                 p->persistent_runq.queued[2]),
+            (unsigned long long)ntp__pool_queued_locked(p, 0),
+            (unsigned long long)ntp__pool_queued_locked(p, 1),
+            (unsigned long long)ntp__pool_queued_locked(p, 2),
             (unsigned long long)p->callbacks_run,
             p->closed ? ", closed" : "");
     if (flags == NTP_DUMP_ONE_LINE)
@@ -57,11 +54,11 @@ dump_locked(ntp_pool *p, unsigned flags, FILE *f)
             ntp__object *o = ntp__container_of(n, ntp__object, pool_node);
             fprintf(f,
                     "    %s %p ctx %p, priority %s%s%s: pending %u, running "
-                    "%u, posts %llu%s%s",
+                    "%u, runs %llu%s%s",
                     o->ops->name, (void *)o, o->ctx, prio_names[o->priority],
                     o->runs_long ? ", runs long" : "",
                     o->persistent ? ", persistent" : "", o->pending,
-                    o->running, (unsigned long long)o->posts_total,
+                    o->running, (unsigned long long)o->runs_total,
                     o->in_group ? ", in a cleanup group" : "",
                     atomic_load(&o->closed) ? ", closed" : "");
             if (o->ops->describe)

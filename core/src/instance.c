@@ -31,11 +31,11 @@ trace_begin(const ntp_instance *inst)
 
 void
 ntp__instance_begin(ntp_instance *inst, ntp__object *obj, ntp_pool *p,
-                    bool on_persistent, bool counted_long)
+                    bool on_persistent, bool counted_long, bool again)
 {
     /* A binding that keeps its interpreter lock between its own callbacks
      * must hear of a callback that is not its own first (ntpool.h). */
-    if (ntp__thread_hooks_any())
+    if (!again && ntp__thread_hooks_any())
         ntp__thread_hooks_before_callback(obj->release);
     memset(inst, 0, sizeof *inst);
     inst->obj = obj;
@@ -207,6 +207,7 @@ ntp_instance_may_run_long(ntp_instance *inst)
     if (!inst->on_persistent) {
         p->long_running++;
         inst->counted_long = true;
+        ntp__pool_unquiet_locked(p);
     }
     if (p->idle > p->wakes_pending) {
         available = true;
@@ -229,6 +230,7 @@ ntp_instance_may_run_long(ntp_instance *inst)
         p->threads--;
         p->threads_created--;
         p->refs--; /* our pool reference (running) keeps it above zero */
+        ntp__pool_unquiet_locked(p);
         pthread_mutex_unlock(&p->lock);
         return false;
     }

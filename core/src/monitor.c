@@ -29,7 +29,7 @@ check_pool(ntp_pool *p)
         keep = false;
     } else if (p->idle > p->wakes_pending) {
         ntp__pool_decide_locked(p, &k); /* a worker is free: wake it */
-    } else if (p->dequeues == p->dequeues_seen) {
+    } else if (ntp__pool_progress_locked(p) == p->dequeues_seen) {
         /* Queued work made no progress for a whole interval. */
         p->threads++;
         p->refs++;
@@ -37,10 +37,11 @@ check_pool(ntp_pool *p)
         p->starvation_adds++;
         k.spawn = 1;
     }
-    p->dequeues_seen = p->dequeues;
+    p->dequeues_seen = ntp__pool_progress_locked(p);
     bool last = false;
     if (!keep) {
         p->watched = false;
+        ntp__pool_unquiet_locked(p);
         last = ntp__pool_unref_locked(p);
     }
     pthread_mutex_unlock(&p->lock);
@@ -98,6 +99,7 @@ ntp__monitor_watch(ntp_pool *p)
                       ntp_strerror(-rc));
             pthread_mutex_lock(&p->lock);
             p->watched = false;
+            ntp__pool_unquiet_locked(p);
             bool last = ntp__pool_unref_locked(p);
             pthread_mutex_unlock(&p->lock);
             if (last)

@@ -175,6 +175,23 @@ ntp__object_submit(ntp__object *obj)
 {
     ntp_pool *p = obj->pool;
     ntp__kick k = {0};
+    /* The fast path, when the last decision about the workers said another
+     * post changes nothing (posts_quiet): the post is one atomic add to the
+     * object's pending count. Only a post that finds no other takes the
+     * lock, to put the object in the queue and decide again. Tracing
+     * records the queue depth of every post: it takes the lock. */
+    if (!obj->persistent && !NTP__TRACING() &&
+        atomic_load_explicit(&p->posts_quiet, memory_order_relaxed) &&
+        !atomic_load_explicit(&obj->closed, memory_order_relaxed)) {
+        if (ntp__runq_post_fast(obj))
+            return;
+        pthread_mutex_lock(&p->lock);
+        if (ntp__runq_link(&p->runq, obj))
+            ntp__pool_posted_locked(p, &k);
+        pthread_mutex_unlock(&p->lock);
+        ntp__pool_kick(p, &k);
+        return;
+    }
     pthread_mutex_lock(&p->lock);
     if (atomic_load(&obj->closed)) {
         pthread_mutex_unlock(&p->lock);

@@ -79,29 +79,44 @@ struct ntp__object {
      * lock right after its run. Set at creation, then read-only. */
     bool self_released;
 
-    /* Guarded by pool->lock. */
+    /* Guarded by pool->lock, except `pending` (see below). */
     ntp__list pool_node;  /* in pool->objects */
     ntp__list queue_node; /* in a ready queue list while queued */
-    bool queued;
+    /* In a ready queue list. Written under the pool lock; read without it
+     * by ntp__runq_take_again. */
+    atomic_bool queued;
     bool freeing;
-    uint32_t pending;     /* posts queued, not started */
+    /* Posts queued, not started. Posts may add to it without the lock
+     * (ntp__object_submit's fast path): a post that finds it at 0 then
+     * takes the lock and puts the object in the ready queue; under the lock
+     * the object is in the queue whenever pending > 0, except while such a
+     * poster waits for the lock. A worker takes posts under the lock, or
+     * (ntp__runq_take_again) the next post of the object it just ran
+     * without it, never the last one: the object leaves the queue only
+     * under the lock. */
+    _Atomic uint32_t pending;
     uint32_t running;     /* callbacks started, not finished */
     uint32_t associated;  /* running and not disassociated */
     uint32_t pins;        /* temporary holds (see above) */
     uint32_t waiters;     /* threads sleeping on `settled` */
     pthread_cond_t settled; /* broadcast when counts drop and waiters > 0 */
-    uint64_t posts_total;   /* for dumps */
+    uint64_t runs_total;  /* callbacks run, for dumps */
 };
 
 /*
  * A ready queue: one FIFO of objects per priority. An object sits in it at
  * most once, with its pending count; the worker that takes a post puts the
  * object back at the tail if more remain, so objects take turns (CONFORMANCE
- * B23). Guarded by the pool lock.
+ * B23). The lists and `objects` (how many objects each list holds) change
+ * only under the pool lock; `objects` is also read without it, by a worker
+ * that wants to know whether the object it runs is alone (queue.c). There
+ * is no count of posts to keep up to date on every post: the posts queued
+ * are the sum of the pending counts of the objects in the lists
+ * (ntp__runq_posts), which only statistics, dumps and tracing ask for.
  */
 typedef struct ntp__runq {
     ntp__list fifo[NTP_PRIORITY_COUNT];
-    uint64_t queued[NTP_PRIORITY_COUNT]; /* posts, not objects */
+    _Atomic uint32_t objects[NTP_PRIORITY_COUNT];
 } ntp__runq;
 
 void ntp__runq_init(ntp__runq *q);
@@ -110,8 +125,24 @@ bool ntp__runq_empty(const ntp__runq *q);
 void ntp__runq_post(ntp__runq *q, ntp__object *obj);
 /* Take one post from the highest non-empty priority; NULL if none. */
 ntp__object *ntp__runq_take(ntp__runq *q);
+/* Without the lock: add one post to obj. False if obj had none: then the
+ * caller must take the lock and call ntp__runq_link. */
+bool ntp__runq_post_fast(ntp__object *obj);
+/* Put obj in the queue if it has posts and is not there. True if it was
+ * put there. */
+bool ntp__runq_link(ntp__runq *q, ntp__object *obj);
+/* Without the lock: take one more post of obj, which the caller just ran,
+ * if that cannot change the order of callbacks: obj holds every post of its
+ * priority, nothing of a higher priority waits, and more than one post of
+ * obj remains (the last leaves the queue under the lock). */
+bool ntp__runq_take_again(ntp__runq *q, ntp__object *obj);
 /* Drop every queued post of obj; returns how many were dropped. */
 uint32_t ntp__runq_cancel(ntp__runq *q, ntp__object *obj);
+/* The posts queued at one priority: the pending counts of the objects in
+ * its list, the first `max_objects` of them counted exactly and each other
+ * one as a single post (tracing, which asks on every post, bounds its cost
+ * that way); UINT32_MAX for all exactly. */
+uint64_t ntp__runq_posts(const ntp__runq *q, int prio, uint32_t max_objects);
 
 /* A worker thread's record lives on its own stack (a worker costs no
  * allocation), linked into pool->workers while the thread runs. */
@@ -120,7 +151,11 @@ typedef struct ntp__worker {
     unsigned long tid;
     bool persistent;
     ntp__object *current; /* callback running now, NULL when idle */
-    uint64_t current_since_ns;
+    _Atomic uint64_t current_since_ns; /* for dumps: relaxed */
+    /* Posts this worker took without the lock (ntp__runq_take_again):
+     * written by the worker only, read by the starvation monitor, which
+     * adds them to pool->dequeues to see progress (ntp__pool_progress). */
+    _Atomic uint64_t taken_again;
     /* An object this worker destroyed under the pool lock
      * (ntp__object_retire_locked), whose memory it frees as soon as it
      * drops the lock: no allocator call runs under an ntpool lock. */
@@ -148,9 +183,16 @@ struct ntp_pool {
     unsigned running;      /* callbacks running (persistent thread too) */
     unsigned long_running; /* of those, marked may-run-long */
     unsigned blocked;      /* workers blocked in ntpool calls */
-    /* Bumped (under the lock) by every post to runq; read without the lock
-     * by a worker spinning before it parks (worker.c). */
+    /* Bumped (under the lock) by every post to runq that takes the lock;
+     * read without the lock by a worker spinning before it parks
+     * (worker.c). Posts without the lock go only to objects already
+     * queued, which no spinning worker waits for. */
     atomic_uint post_seq;
+    /* True when a post to an already-queued object would leave the
+     * workers as they are (ntp__pool_decide_locked found nothing to do and
+     * said so): then such a post needs no lock (ntp__object_submit).
+     * Written under the lock, cleared whenever that may stop being true. */
+    atomic_bool posts_quiet;
     pthread_cond_t work_cond;
     ntp__list workers;
 
@@ -163,8 +205,8 @@ struct ntp_pool {
 
     /* Starvation monitor (monitor.c). */
     bool watched;
-    uint64_t dequeues;       /* posts taken, ever: the progress counter */
-    uint64_t dequeues_seen;  /* value at the monitor's previous look */
+    uint64_t dequeues;       /* posts taken under the lock, ever */
+    uint64_t dequeues_seen;  /* ntp__pool_progress at the monitor's look */
     ntp__list monitor_node;  /* in the monitor's list while watched */
 
     /* Statistics. */
@@ -225,6 +267,18 @@ unsigned ntp__ncpu(void);
 void ntp__pool_post_locked(ntp_pool *p, ntp__object *obj, ntp__kick *k);
 /* Decide whether queued work needs a woken or a new worker. Lock held. */
 void ntp__pool_decide_locked(ntp_pool *p, ntp__kick *k);
+/* Something changed that a post's decision depends on (a worker left or
+ * went idle, the limits changed, the monitor stopped watching): the next
+ * post takes the lock and decides again. Pool lock held. */
+void ntp__pool_unquiet_locked(ntp_pool *p);
+/* What follows a post to the pool's queue: spinning workers see it, the
+ * timeline records it, the workers are decided on. Pool lock held. */
+void ntp__pool_posted_locked(ntp_pool *p, ntp__kick *k);
+/* Posts taken from the pool's queue, ever, with or without the lock: what
+ * the starvation monitor watches. Pool lock held. */
+uint64_t ntp__pool_progress_locked(ntp_pool *p);
+/* Posts queued at one priority, both queues. Pool lock held. */
+uint64_t ntp__pool_queued_locked(ntp_pool *p, int prio);
 /* Carry out a kick. No lock held; the caller holds a pool reference. */
 void ntp__pool_kick(ntp_pool *p, const ntp__kick *k);
 /* Start the pool's persistent thread if it is not running. */
@@ -294,8 +348,11 @@ void ntp__object_wait_until_locked(ntp__object *obj,
 
 /* ---- instance.c ---- */
 extern _Thread_local ntp_instance *ntp__current_instance;
+/* `again`: the worker ran a callback of the same object just before, so
+ * the before_callback hook already heard of it (and would decide the same). */
 void ntp__instance_begin(ntp_instance *inst, ntp__object *obj,
-                         ntp_pool *p, bool on_persistent, bool counted_long);
+                         ntp_pool *p, bool on_persistent, bool counted_long,
+                         bool again);
 /* Run the finalization callback and the completion actions. */
 void ntp__instance_end(ntp_instance *inst);
 

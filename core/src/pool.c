@@ -160,6 +160,7 @@ ntp_pool_set_max_threads(ntp_pool *p, unsigned max)
         max = 1; /* CONFORMANCE A5 */
     pthread_mutex_lock(&p->lock);
     p->max_threads = max;
+    ntp__pool_unquiet_locked(p);
     if (p->min_threads > max)
         p->min_threads = max;
     /* Idle workers above the new maximum leave (running ones are never
@@ -167,6 +168,13 @@ ntp_pool_set_max_threads(ntp_pool *p, unsigned max)
     if (p->threads > max)
         pthread_cond_broadcast(&p->work_cond);
     pthread_mutex_unlock(&p->lock);
+}
+
+uint64_t
+ntp__pool_queued_locked(ntp_pool *p, int prio)
+{
+    return ntp__runq_posts(&p->runq, prio, UINT32_MAX) +
+           ntp__runq_posts(&p->persistent_runq, prio, UINT32_MAX);
 }
 
 ntp_status
@@ -177,6 +185,7 @@ ntp_pool_set_min_threads(ntp_pool *p, unsigned min)
     pthread_mutex_lock(&p->lock);
     unsigned old_min = p->min_threads, old_max = p->max_threads;
     p->min_threads = min;
+    ntp__pool_unquiet_locked(p);
     if (p->max_threads < min)
         p->max_threads = min;
     unsigned missing = p->threads < min ? min - p->threads : 0;
@@ -199,6 +208,7 @@ ntp_pool_set_min_threads(ntp_pool *p, unsigned min)
             p->threads_created -= not_started;
             p->min_threads = old_min;
             p->max_threads = old_max;
+            ntp__pool_unquiet_locked(p);
             pthread_mutex_unlock(&p->lock);
             result = st == NTP_ENOMEM ? NTP_ENOMEM : NTP_EAGAIN;
             break;
@@ -259,7 +269,7 @@ ntp_pool_stats_get(ntp_pool *p, ntp_pool_stats *out)
     out->persistent_thread = p->persistent_started ? 1 : 0;
     out->objects = p->object_count;
     for (int i = 0; i < NTP_PRIORITY_COUNT; i++)
-        out->queued[i] = p->runq.queued[i] + p->persistent_runq.queued[i];
+        out->queued[i] = ntp__pool_queued_locked(p, i);
     out->callbacks_run = p->callbacks_run;
     out->threads_created = p->threads_created;
     out->threads_retired = p->threads_retired;

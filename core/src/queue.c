@@ -6,35 +6,65 @@
  * Taking a post puts the object back at the tail when more remain: objects
  * take turns within a priority (CONFORMANCE B23), and a free worker always
  * takes from the highest non-empty priority (SPEC 5, priorities).
- * Everything here runs under the owning pool's lock.
+ * Everything here runs under the owning pool's lock, except
+ * ntp__runq_post_fast and ntp__runq_take_again, which only move an
+ * object's pending count (object.h says how that stays consistent).
  */
 #include "object.h"
+
+/* `objects` changes only under the pool lock, so a plain read and write
+ * suffice; the atomic type is for the readers without the lock. */
+static void
+count_objects(ntp__runq *q, int prio, int delta)
+{
+    uint32_t n = atomic_load_explicit(&q->objects[prio], memory_order_relaxed);
+    atomic_store_explicit(&q->objects[prio], n + (uint32_t)delta,
+                          memory_order_relaxed);
+}
 
 void
 ntp__runq_init(ntp__runq *q)
 {
     for (int i = 0; i < NTP_PRIORITY_COUNT; i++) {
         ntp__list_init(&q->fifo[i]);
-        q->queued[i] = 0;
+        atomic_init(&q->objects[i], 0);
     }
 }
 
 bool
 ntp__runq_empty(const ntp__runq *q)
 {
-    return q->queued[0] + q->queued[1] + q->queued[2] == 0;
+    /* An object is in a list exactly while its pending count is above 0
+     * (object.h), so no objects means no posts. */
+    uint32_t n = 0;
+    for (int i = 0; i < NTP_PRIORITY_COUNT; i++)
+        n += atomic_load_explicit(&q->objects[i], memory_order_relaxed);
+    return n == 0;
+}
+
+static void
+set_queued(ntp__object *obj, bool queued)
+{
+    atomic_store_explicit(&obj->queued, queued, memory_order_relaxed);
+}
+
+bool
+ntp__runq_link(ntp__runq *q, ntp__object *obj)
+{
+    if (atomic_load_explicit(&obj->queued, memory_order_relaxed) ||
+        atomic_load(&obj->pending) == 0)
+        return false;
+    set_queued(obj, true);
+    ntp__list_push_back(&q->fifo[obj->priority], &obj->queue_node);
+    count_objects(q, obj->priority, 1);
+    return true;
 }
 
 void
 ntp__runq_post(ntp__runq *q, ntp__object *obj)
 {
-    obj->pending++;
-    obj->posts_total++;
-    q->queued[obj->priority]++;
-    if (!obj->queued) {
-        obj->queued = true;
-        ntp__list_push_back(&q->fifo[obj->priority], &obj->queue_node);
-    }
+    atomic_fetch_add(&obj->pending, 1);
+    (void)ntp__runq_link(q, obj);
 }
 
 ntp__object *
@@ -45,26 +75,77 @@ ntp__runq_take(ntp__runq *q)
         if (!n)
             continue;
         ntp__object *obj = ntp__container_of(n, ntp__object, queue_node);
-        obj->pending--;
-        q->queued[prio]--;
-        if (obj->pending > 0)
+        /* A post that finds the count at 0 after this takes the last one
+         * links the object again once it has the lock. */
+        if (atomic_fetch_sub(&obj->pending, 1) > 1) {
             ntp__list_push_back(&q->fifo[prio], n); /* its turn is over */
-        else
-            obj->queued = false;
+        } else {
+            set_queued(obj, false);
+            count_objects(q, prio, -1);
+        }
         return obj;
     }
     return NULL;
 }
 
+bool
+ntp__runq_post_fast(ntp__object *obj)
+{
+    /* Release: the callback that runs this post sees what the poster wrote
+     * before it (every take reads the count with acquire or stronger). */
+    return atomic_fetch_add_explicit(&obj->pending, 1,
+                                     memory_order_release) > 0;
+}
+
+bool
+ntp__runq_take_again(ntp__runq *q, ntp__object *obj)
+{
+    int prio = obj->priority;
+    for (int higher = 0; higher < prio; higher++)
+        if (atomic_load_explicit(&q->objects[higher], memory_order_relaxed))
+            return false;
+    /* Another object at this priority has its turn first (B23): obj must be
+     * the one object in its list. */
+    if (!atomic_load_explicit(&obj->queued, memory_order_relaxed) ||
+        atomic_load_explicit(&q->objects[prio], memory_order_relaxed) != 1)
+        return false;
+    /* The last post is taken under the lock, which unlinks the object. */
+    uint32_t k = atomic_load_explicit(&obj->pending, memory_order_relaxed);
+    return k > 1 && atomic_compare_exchange_strong_explicit(
+                        &obj->pending, &k, k - 1, memory_order_acquire,
+                        memory_order_relaxed);
+}
+
 uint32_t
 ntp__runq_cancel(ntp__runq *q, ntp__object *obj)
 {
-    uint32_t dropped = obj->pending;
-    if (obj->queued) {
+    /* Every post not taken: a lock-free take or post fails from here on,
+     * and the object leaves the queue. */
+    uint32_t dropped = atomic_exchange(&obj->pending, 0);
+    if (atomic_load_explicit(&obj->queued, memory_order_relaxed)) {
         ntp__list_remove(&obj->queue_node);
-        obj->queued = false;
+        set_queued(obj, false);
+        count_objects(q, obj->priority, -1);
     }
-    q->queued[obj->priority] -= dropped;
-    obj->pending = 0;
     return dropped;
+}
+
+uint64_t
+ntp__runq_posts(const ntp__runq *q, int prio, uint32_t max_objects)
+{
+    uint64_t posts = 0;
+    uint32_t seen = 0;
+    ntp__list_foreach(n, &q->fifo[prio])
+    {
+        if (seen++ == max_objects) {
+            posts += atomic_load_explicit(&q->objects[prio],
+                                          memory_order_relaxed) -
+                     max_objects;
+            break;
+        }
+        const ntp__object *obj =
+            ntp__container_of(n, const ntp__object, queue_node);
+        posts += atomic_load(&obj->pending);
+    }
+    return posts;
 }

@@ -24,6 +24,13 @@
  *     before, so wake latency is unchanged; the price is up to SPIN_NS of
  *     CPU time (mostly given away in sched_yield) per worker per burst:
  *     measured, 17 us per callback when callbacks come one at a time.
+ *   - Posts and runs of one busy work object skip the pool lock. A post to
+ *     an object already queued, when the last decision found nothing to do
+ *     (posts_quiet), is one atomic add (object.c); a worker that just ran
+ *     a work object alone in the queue takes its next post with one
+ *     compare-and-swap and runs it at once (run_one_locked). Measured
+ *     here: one thread posting to a busy pool, 50 -> 24 ns per callback
+ *     (bench/throughput); serially, a post 22 -> 7 ns, a run 31 -> 17 ns.
  *
  * LIFETIME: a worker's record lives on its own stack; the worker holds one
  * pool reference from the moment it is counted in `threads` until it
@@ -61,16 +68,46 @@ ntp__ncpu(void)
     return n;
 }
 
+/* After a decision that did something, the next post must decide again;
+ * after one that found nothing to do, posts to queued objects may skip the
+ * lock until something changes (ntp__pool_unquiet_locked). */
+static void
+set_quiet(ntp_pool *p, bool quiet)
+{
+    atomic_store_explicit(&p->posts_quiet, quiet, memory_order_relaxed);
+}
+
+void
+ntp__pool_unquiet_locked(ntp_pool *p)
+{
+    set_quiet(p, false);
+}
+
+uint64_t
+ntp__pool_progress_locked(ntp_pool *p)
+{
+    uint64_t n = p->dequeues;
+    ntp__list_foreach(it, &p->workers)
+    {
+        const ntp__worker *w = ntp__container_of(it, ntp__worker, node);
+        n += atomic_load_explicit(&w->taken_again, memory_order_relaxed);
+    }
+    return n;
+}
+
 void
 ntp__pool_decide_locked(ntp_pool *p, ntp__kick *k)
 {
     if (p->idle > p->wakes_pending) {
         p->wakes_pending++;
         k->signal = true;
+        set_quiet(p, false);
         return;
     }
-    if (p->threads >= p->max_threads)
+    if (p->threads >= p->max_threads) {
+        set_quiet(p, true);
         return; /* at the maximum: the queue waits, as on Windows */
+    }
     /* Signalled workers are about to run: they count as runnable. */
     long runnable = (long)p->threads - (p->idle - p->wakes_pending) -
                     p->long_running - p->blocked;
@@ -79,23 +116,30 @@ ntp__pool_decide_locked(ntp_pool *p, ntp__kick *k)
         p->refs++; /* the new worker's reference */
         p->threads_created++;
         k->spawn++;
+        set_quiet(p, false);
         return;
     }
     if (!p->watched) {
         p->watched = true;
         p->refs++; /* the monitor's reference */
-        p->dequeues_seen = p->dequeues;
+        p->dequeues_seen = ntp__pool_progress_locked(p);
         k->watch = true;
     }
+    /* Every worker busy, none to add, the monitor watching: further posts
+     * change nothing until a worker frees up, blocks or leaves, the limits
+     * change or the monitor stops watching. */
+    set_quiet(p, true);
 }
 
-/* The queue depth per priority, for the timeline. Pool lock held. */
+/* The queue depth per priority, for the timeline. Pool lock held. Its cost
+ * is bounded: past the first 64 objects of a priority, each counts as one
+ * post (a storm of timers queues many objects with one post each). */
 static NTP__COLD void
 trace_queue_locked(ntp_pool *p)
 {
     uint64_t v = 0;
     for (int prio = 0; prio < NTP_PRIORITY_COUNT; prio++) {
-        uint64_t n = p->runq.queued[prio];
+        uint64_t n = ntp__runq_posts(&p->runq, prio, 64);
         v |= (n > 0x1fffff ? 0x1fffff : n) << (21 * prio);
     }
     ntp__trace_record(NTP__TRACE_QUEUE_DEPTH, NULL, p, 0, (int64_t)v);
@@ -113,6 +157,12 @@ ntp__pool_post_locked(ntp_pool *p, ntp__object *obj, ntp__kick *k)
         return;
     }
     ntp__runq_post(&p->runq, obj);
+    ntp__pool_posted_locked(p, k);
+}
+
+void
+ntp__pool_posted_locked(ntp_pool *p, ntp__kick *k)
+{
     atomic_fetch_add_explicit(&p->post_seq, 1, memory_order_relaxed);
     if (NTP__TRACING())
         trace_queue_locked(p);
@@ -139,11 +189,12 @@ ntp__pool_kick(ntp_pool *p, const ntp__kick *k)
             p->threads--;
             p->threads_created--;
             p->spawn_failures++;
+            ntp__pool_unquiet_locked(p);
             bool last = ntp__pool_unref_locked(p);
             if (!last && !p->watched && !ntp__runq_empty(&p->runq)) {
                 p->watched = true;
                 p->refs++; /* the monitor's reference */
-                p->dequeues_seen = p->dequeues;
+                p->dequeues_seen = ntp__pool_progress_locked(p);
                 watch = true;
             }
             pthread_mutex_unlock(&p->lock);
@@ -170,7 +221,24 @@ free_retired(ntp__worker *self)
     }
 }
 
-/* Run one post of obj. Called and returns with the pool lock held. */
+/*
+ * May the worker that just ran obj take its next post without the lock and
+ * run it at once (ntp__runq_take_again decides whether one is there)? Only
+ * for plain work on an ordinary worker, when the run ended as it began:
+ * still associated, not marked long-running (those change the pool's
+ * counts, which the lock guards), and with tracing off (it records every
+ * dequeue under the lock).
+ */
+static bool
+may_run_again(const ntp__worker *self, const ntp__object *obj,
+              const ntp_instance *inst)
+{
+    return obj->ops->kind == NTP__KIND_WORK && !self->persistent &&
+           inst->associated && !inst->marked_long && !NTP__TRACING();
+}
+
+/* Run one post of obj, and the next ones while may_run_again and
+ * ntp__runq_take_again agree. Called and returns with the pool lock held. */
 static void
 run_one_locked(ntp_pool *p, ntp__worker *self, ntp__object *obj)
 {
@@ -184,14 +252,34 @@ run_one_locked(ntp_pool *p, ntp__worker *self, ntp__object *obj)
     obj->running++;
     obj->associated++;
     self->current = obj;
-    self->current_since_ns = ntp__coarse_now_ns(); /* for dumps only */
     pthread_mutex_unlock(&p->lock);
     free_retired(self);
 
+    /* Between the runs of one object, its counts stay as they are: it keeps
+     * running (running, associated), only its pending count moves, and the
+     * lock is not taken. A cancelling wait stops the series, as it empties
+     * pending; any other object posted at this priority or above stops it
+     * too, so the order of callbacks is the one the queue gives. */
+    uint64_t ran = 0;
     ntp_instance inst;
-    ntp__instance_begin(&inst, obj, p, self->persistent, counted_long);
-    obj->ops->invoke(obj, &inst);
-    ntp__instance_end(&inst);
+    for (;;) {
+        atomic_store_explicit(&self->current_since_ns, ntp__coarse_now_ns(),
+                              memory_order_relaxed); /* for dumps only */
+        ntp__instance_begin(&inst, obj, p, self->persistent, counted_long,
+                            ran > 0);
+        obj->ops->invoke(obj, &inst);
+        ntp__instance_end(&inst);
+        ran++;
+        if (!may_run_again(self, obj, &inst) ||
+            !ntp__runq_take_again(&p->runq, obj))
+            break;
+        /* The starvation monitor watches this counter for progress; only
+         * this thread writes it. */
+        atomic_store_explicit(
+            &self->taken_again,
+            atomic_load_explicit(&self->taken_again, memory_order_relaxed) + 1,
+            memory_order_relaxed);
+    }
 
     /* A one-shot simple callback releases itself once it has run; it stays
      * alive until `running` drops below. One created released has nothing
@@ -202,7 +290,8 @@ run_one_locked(ntp_pool *p, ntp__worker *self, ntp__object *obj)
     pthread_mutex_lock(&p->lock);
     self->current = NULL;
     p->running--;
-    p->callbacks_run++;
+    p->callbacks_run += ran;
+    obj->runs_total += ran;
     if (inst.counted_long)
         p->long_running--;
     obj->running--;
@@ -260,6 +349,7 @@ wait_for_work(ntp_pool *p)
     uint64_t start = ntp__now_ns();
     bool timed_out = false;
     p->idle++;
+    ntp__pool_unquiet_locked(p);
     for (;;) {
         /* Re-read the timeout each time: ntp_pool_set_idle_timeout wakes
          * idle workers so a shorter timeout applies at once. */
@@ -338,8 +428,12 @@ worker_main(void *arg)
         }
     }
     p->threads--;
+    ntp__pool_unquiet_locked(p);
     if (NTP__TRACING())
         ntp__trace_record(NTP__TRACE_WORKER_EXIT, NULL, p, 0, p->threads);
+    /* Its lock-free takes stay counted once it is gone. */
+    p->dequeues += atomic_load_explicit(&self.taken_again,
+                                        memory_order_relaxed);
     ntp__list_remove(&self.node);
     tls_worker = NULL;
     tls_pool = NULL;

@@ -389,6 +389,90 @@ TEST_IMPL(work_round_robin)
     ASSERT_NO_LIVE_OBJECTS();
 }
 
+/*
+ * A worker runs the posts of one object back to back without the pool lock
+ * while that object is alone in the queue. Whatever is posted meanwhile
+ * still gets the turn the queue would give it: a higher priority at once,
+ * another object of the same priority after one more run (B23).
+ */
+static ntp_work *series_other;
+static atomic_int series_posted_at = -1;
+
+static void
+series_cb(ntp_instance *inst, void *ctx, ntp_work *work)
+{
+    int i = atomic_fetch_add(&order_len, 1);
+    if (i < (int)sizeof order - 1)
+        order[i] = 'A';
+    if (i == 4) {
+        atomic_store(&series_posted_at, i);
+        ntp_work_submit(series_other);
+    }
+}
+
+static void
+run_series(ntp_pool *pool, int other_priority, const char *expected)
+{
+    memset(order, 0, sizeof order);
+    atomic_store(&order_len, 0);
+    first_started = make_event();
+    first_release = make_event();
+    ntp_work *blocker = make_work(first_blocks_cb, NULL, pool);
+    ntp_work_submit(blocker);
+    wait_signalled(first_started);
+
+    ntp_env env;
+    ntp_env_init(&env);
+    ntp_env_set_pool(&env, pool);
+    ntp_env_set_priority(&env, other_priority);
+    ASSERT_OK(ntp_work_create(&series_other, label_cb, (void *)(intptr_t)'B',
+                              &env));
+    ntp_work *a = make_work(series_cb, NULL, pool);
+    for (int i = 0; i < 10; i++) {
+        ntp_work_submit(a);
+    }
+    ASSERT_OK(ntp_event_set(first_release));
+    ntp_work_wait(a, false);
+    ntp_work_wait(series_other, false);
+    ASSERT_EQ(atomic_load(&order_len), 11);
+    ASSERT_EQ(atomic_load(&series_posted_at), 4);
+    ASSERT_STR_EQ(order, expected);
+
+    ntp_work_close(a);
+    ntp_work_close(series_other);
+    ntp_work_wait(blocker, false);
+    ntp_work_close(blocker);
+    ASSERT_OK(ntp_handle_close(first_started));
+    ASSERT_OK(ntp_handle_close(first_release));
+}
+
+TEST_IMPL(work_series_yields_to_higher_priority)
+{
+    ntp_pool *pool = make_pool(1);
+    /* B, posted from A's fifth run, is the next callback. */
+    run_series(pool, NTP_PRIORITY_HIGH, "AAAAABAAAAA");
+    ntp_pool_close(pool);
+    ASSERT_NO_LIVE_OBJECTS();
+}
+
+TEST_IMPL(work_series_takes_turns_with_new_object)
+{
+    ntp_pool *pool = make_pool(1);
+    /* A had been put back in the queue before B came: A once more, then
+     * B, as when every post goes through the queue (B23). */
+    run_series(pool, NTP_PRIORITY_NORMAL, "AAAAAABAAAA");
+    ntp_pool_close(pool);
+    ASSERT_NO_LIVE_OBJECTS();
+}
+
+TEST_IMPL(work_series_yields_nothing_to_lower_priority)
+{
+    ntp_pool *pool = make_pool(1);
+    run_series(pool, NTP_PRIORITY_LOW, "AAAAAAAAAAB");
+    ntp_pool_close(pool);
+    ASSERT_NO_LIVE_OBJECTS();
+}
+
 static ntp_handle *both_inside;
 static atomic_int inside;
 static atomic_int saw_other;
