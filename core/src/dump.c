@@ -57,7 +57,8 @@ dump_locked(ntp_pool *p, unsigned flags, FILE *f)
                     "%u, runs %llu%s%s",
                     o->ops->name, (void *)o, o->ctx, prio_names[o->priority],
                     o->runs_long ? ", runs long" : "",
-                    o->persistent ? ", persistent" : "", o->pending,
+                    o->persistent ? ", persistent" : "",
+                    o->pending + ntp__pool_batched_locked(p, o),
                     o->running, (unsigned long long)o->runs_total,
                     o->in_group ? ", in a cleanup group" : "",
                     atomic_load(&o->closed) ? ", closed" : "");

@@ -25,12 +25,17 @@ check_pool(ntp_pool *p)
     ntp__kick k = {0};
     bool keep = true;
     pthread_mutex_lock(&p->lock);
-    if (ntp__runq_empty(&p->runq) || p->threads >= p->max_threads) {
+    /* Posts in workers' batches are queued work too (worker.c). */
+    if ((ntp__runq_empty(&p->runq) && !ntp__pool_any_batch_locked(p)) ||
+        p->threads >= p->max_threads) {
         keep = false;
     } else if (p->idle > p->wakes_pending) {
         ntp__pool_decide_locked(p, &k); /* a worker is free: wake it */
     } else if (ntp__pool_progress_locked(p) == p->dequeues_seen) {
-        /* Queued work made no progress for a whole interval. */
+        /* Queued work made no progress for a whole interval. Posts held in
+         * the batches of stuck workers go back to the queue for the new
+         * worker (worker.c, batches). */
+        ntp__pool_unbatch_locked(p, NULL);
         p->threads++;
         p->refs++;
         p->threads_created++;

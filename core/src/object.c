@@ -303,7 +303,8 @@ ntp__object_runq(ntp__object *obj)
 uint32_t
 ntp__object_cancel_posts_locked(ntp__object *obj)
 {
-    uint32_t dropped = ntp__runq_cancel(ntp__object_runq(obj), obj);
+    uint32_t dropped = ntp__runq_cancel(ntp__object_runq(obj), obj) +
+                       ntp__pool_drop_batches_locked(obj->pool, obj);
     ntp__cancelled_add(dropped);
     /* Another thread may be waiting for this object's callbacks with none
      * running: the queue emptied here is all it waited for. */

@@ -86,15 +86,18 @@ struct ntp__object {
      * by ntp__runq_take_again. */
     atomic_bool queued;
     bool freeing;
-    /* Posts queued, not started. Posts may add to it without the lock
+    /* Posts queued, not started, except those a worker holds in its batch
+     * (ntp__worker.batch). Posts may add to it without the lock
      * (ntp__object_submit's fast path): a post that finds it at 0 then
      * takes the lock and puts the object in the ready queue; under the lock
      * the object is in the queue whenever pending > 0, except while such a
-     * poster waits for the lock. A worker takes posts under the lock, or
-     * (ntp__runq_take_again) the next post of the object it just ran
-     * without it, never the last one: the object leaves the queue only
-     * under the lock. */
+     * poster waits for the lock. It goes down only under the lock.
+     * On a cache line of its own, wherever the allocator puts the object
+     * (64 bytes of padding each side): posting threads write it on every
+     * post, while workers read the fields around it on every run. */
+    char before_pending_[64];
     _Atomic uint32_t pending;
+    char after_pending_[64];
     uint32_t running;     /* callbacks started, not finished */
     uint32_t associated;  /* running and not disassociated */
     uint32_t pins;        /* temporary holds (see above) */
@@ -131,11 +134,11 @@ bool ntp__runq_post_fast(ntp__object *obj);
 /* Put obj in the queue if it has posts and is not there. True if it was
  * put there. */
 bool ntp__runq_link(ntp__runq *q, ntp__object *obj);
-/* Without the lock: take one more post of obj, which the caller just ran,
- * if that cannot change the order of callbacks: obj holds every post of its
- * priority, nothing of a higher priority waits, and more than one post of
- * obj remains (the last leaves the queue under the lock). */
-bool ntp__runq_take_again(ntp__runq *q, ntp__object *obj);
+/* Is obj the only object with posts at its priority, with nothing queued
+ * above it? Then running more posts of obj before the queue's next one
+ * cannot change the order of callbacks. Exact under the pool lock; without
+ * it, a hint that a worker running a batch reads between two runs. */
+bool ntp__runq_alone(const ntp__runq *q, const ntp__object *obj);
 /* Drop every queued post of obj; returns how many were dropped. */
 uint32_t ntp__runq_cancel(ntp__runq *q, ntp__object *obj);
 /* The posts queued at one priority: the pending counts of the objects in
@@ -152,9 +155,16 @@ typedef struct ntp__worker {
     bool persistent;
     ntp__object *current; /* callback running now, NULL when idle */
     _Atomic uint64_t current_since_ns; /* for dumps: relaxed */
-    /* Posts this worker took without the lock (ntp__runq_take_again):
-     * written by the worker only, read by the starvation monitor, which
-     * adds them to pool->dequeues to see progress (ntp__pool_progress). */
+    /* Posts of `current` this worker took out of its pending count under
+     * the lock, to run one after the other without the lock (worker.c,
+     * batches). Not started yet: the worker takes one at a time with a
+     * compare-and-swap; a cancelling wait, the starvation monitor and the
+     * worker's own blocking take them all back (exchange to 0) under the
+     * lock. */
+    _Atomic uint32_t batch;
+    /* Posts this worker ran from its batch: written by the worker only,
+     * read by the starvation monitor, which adds them to pool->dequeues to
+     * see progress (ntp__pool_progress_locked). */
     _Atomic uint64_t taken_again;
     /* An object this worker destroyed under the pool lock
      * (ntp__object_retire_locked), whose memory it frees as soon as it
@@ -279,6 +289,17 @@ void ntp__pool_posted_locked(ntp_pool *p, ntp__kick *k);
 uint64_t ntp__pool_progress_locked(ntp_pool *p);
 /* Posts queued at one priority, both queues. Pool lock held. */
 uint64_t ntp__pool_queued_locked(ntp_pool *p, int prio);
+/* The posts of obj that workers hold in their batches. Pool lock held. */
+uint32_t ntp__pool_batched_locked(ntp_pool *p, const ntp__object *obj);
+/* Give every post in the batches of the workers running obj (every
+ * worker's, for NULL) back to the pending counts they came from. Pool lock
+ * held. */
+void ntp__pool_unbatch_locked(ntp_pool *p, const ntp__object *obj);
+/* Does any worker hold posts in a batch? Pool lock held. */
+bool ntp__pool_any_batch_locked(ntp_pool *p);
+/* Empty the batches of the workers running obj; returns how many posts
+ * they held (a cancelling wait drops them). Pool lock held. */
+uint32_t ntp__pool_drop_batches_locked(ntp_pool *p, const ntp__object *obj);
 /* Carry out a kick. No lock held; the caller holds a pool reference. */
 void ntp__pool_kick(ntp_pool *p, const ntp__kick *k);
 /* Start the pool's persistent thread if it is not running. */

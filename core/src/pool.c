@@ -173,8 +173,15 @@ ntp_pool_set_max_threads(ntp_pool *p, unsigned max)
 uint64_t
 ntp__pool_queued_locked(ntp_pool *p, int prio)
 {
-    return ntp__runq_posts(&p->runq, prio, UINT32_MAX) +
-           ntp__runq_posts(&p->persistent_runq, prio, UINT32_MAX);
+    uint64_t n = ntp__runq_posts(&p->runq, prio, UINT32_MAX) +
+                 ntp__runq_posts(&p->persistent_runq, prio, UINT32_MAX);
+    ntp__list_foreach(it, &p->workers)
+    {
+        ntp__worker *w = ntp__container_of(it, ntp__worker, node);
+        if (w->current != NULL && w->current->priority == prio)
+            n += atomic_load(&w->batch);
+    }
+    return n;
 }
 
 ntp_status

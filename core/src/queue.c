@@ -7,8 +7,8 @@
  * take turns within a priority (CONFORMANCE B23), and a free worker always
  * takes from the highest non-empty priority (SPEC 5, priorities).
  * Everything here runs under the owning pool's lock, except
- * ntp__runq_post_fast and ntp__runq_take_again, which only move an
- * object's pending count (object.h says how that stays consistent).
+ * ntp__runq_post_fast, which only adds to an object's pending count
+ * (object.h says how that stays consistent), and ntp__runq_alone, a hint.
  */
 #include "object.h"
 
@@ -98,22 +98,16 @@ ntp__runq_post_fast(ntp__object *obj)
 }
 
 bool
-ntp__runq_take_again(ntp__runq *q, ntp__object *obj)
+ntp__runq_alone(const ntp__runq *q, const ntp__object *obj)
 {
     int prio = obj->priority;
     for (int higher = 0; higher < prio; higher++)
         if (atomic_load_explicit(&q->objects[higher], memory_order_relaxed))
             return false;
-    /* Another object at this priority has its turn first (B23): obj must be
-     * the one object in its list. */
-    if (!atomic_load_explicit(&obj->queued, memory_order_relaxed) ||
-        atomic_load_explicit(&q->objects[prio], memory_order_relaxed) != 1)
-        return false;
-    /* The last post is taken under the lock, which unlinks the object. */
-    uint32_t k = atomic_load_explicit(&obj->pending, memory_order_relaxed);
-    return k > 1 && atomic_compare_exchange_strong_explicit(
-                        &obj->pending, &k, k - 1, memory_order_acquire,
-                        memory_order_relaxed);
+    uint32_t self =
+        atomic_load_explicit(&obj->queued, memory_order_relaxed) ? 1 : 0;
+    return atomic_load_explicit(&q->objects[prio], memory_order_relaxed) ==
+           self;
 }
 
 uint32_t

@@ -24,13 +24,11 @@
  *     before, so wake latency is unchanged; the price is up to SPIN_NS of
  *     CPU time (mostly given away in sched_yield) per worker per burst:
  *     measured, 17 us per callback when callbacks come one at a time.
- *   - Posts and runs of one busy work object skip the pool lock. A post to
- *     an object already queued, when the last decision found nothing to do
- *     (posts_quiet), is one atomic add (object.c); a worker that just ran
- *     a work object alone in the queue takes its next post with one
- *     compare-and-swap and runs it at once (run_one_locked). Measured
- *     here: one thread posting to a busy pool, 50 -> 24 ns per callback
- *     (bench/throughput); serially, a post 22 -> 7 ns, a run 31 -> 17 ns.
+ *   - Posts and runs of one busy work object mostly skip the pool lock. A
+ *     post to an object already queued, when the last decision found
+ *     nothing to do (posts_quiet), is one atomic add (object.c); a worker
+ *     that takes a post of a work object alone in the queue takes a batch
+ *     of its posts along and runs them without the lock (Batches, below).
  *
  * LIFETIME: a worker's record lives on its own stack; the worker holds one
  * pool reference from the moment it is counted in `threads` until it
@@ -222,26 +220,141 @@ free_retired(ntp__worker *self)
 }
 
 /*
- * May the worker that just ran obj take its next post without the lock and
- * run it at once (ntp__runq_take_again decides whether one is there)? Only
- * for plain work on an ordinary worker, when the run ended as it began:
- * still associated, not marked long-running (those change the pool's
- * counts, which the lock guards), and with tracing off (it records every
- * dequeue under the lock).
+ * Batches. A worker that takes a post of a work object alone in the queue
+ * (nothing else at its priority or above) takes up to BATCH_MAX more of its
+ * posts at the same time, into self->batch, and runs them one after the
+ * other without the pool lock: one lock round trip and one touch of the
+ * object's pending count (which posting threads write) per batch instead of
+ * per callback. It leaves at least one post queued, and a share for each
+ * other worker, so the object stays in the queue and the others still run
+ * it in parallel. Posts in a batch have not started: a cancelling wait
+ * drops them (ntp__pool_drop_batches_locked). They go back to the queue
+ * whenever a worker finds the queue empty, when the starvation monitor
+ * finds the pool stuck, and when the callback of the batch's worker blocks
+ * in an ntpool wait: a batch never holds back a post that a free or added
+ * worker could run (a callback may wait, by any means, for another run of
+ * its own object). The batch stops early, giving the rest
+ * back, as soon as another object is posted at this priority or above (the
+ * order of callbacks stays the queue's, CONFORMANCE B23), or when a run
+ * changed what the lock guards (disassociated, marked long-running).
  */
-static bool
-may_run_again(const ntp__worker *self, const ntp__object *obj,
-              const ntp_instance *inst)
+#define BATCH_MAX 64u
+
+/* How many posts of obj to take along with the one just taken. Pool lock
+ * held. */
+static uint32_t
+batch_size_locked(const ntp_pool *p, const ntp__worker *self,
+                  const ntp__object *obj)
 {
-    return obj->ops->kind == NTP__KIND_WORK && !self->persistent &&
-           inst->associated && !inst->marked_long && !NTP__TRACING();
+    if (obj->ops->kind != NTP__KIND_WORK || self->persistent ||
+        obj->runs_long || NTP__TRACING() || !ntp__runq_alone(&p->runq, obj))
+        return 0;
+    uint32_t k = atomic_load(&obj->pending);
+    uint32_t m = k > 1 ? (k - 1) / (p->threads > 0 ? p->threads : 1) : 0;
+    return m < BATCH_MAX ? m : BATCH_MAX;
 }
 
-/* Run one post of obj, and the next ones while may_run_again and
- * ntp__runq_take_again agree. Called and returns with the pool lock held. */
+/* Take one post from this worker's batch; false if it is empty (used up,
+ * or taken back by another thread under the lock). */
+static bool
+take_from_batch(ntp__worker *self)
+{
+    uint32_t b = atomic_load_explicit(&self->batch, memory_order_relaxed);
+    while (b > 0) {
+        if (atomic_compare_exchange_weak_explicit(&self->batch, &b, b - 1,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return true;
+    }
+    return false;
+}
+
+/* Give the rest of w's batch back to its object's pending count, putting
+ * the object back in the queue if it had left. Pool lock held. */
+static void
+give_back_locked(ntp_pool *p, ntp__worker *w)
+{
+    uint32_t n = atomic_exchange(&w->batch, 0);
+    if (n == 0)
+        return;
+    atomic_fetch_add(&w->current->pending, n);
+    (void)ntp__runq_link(&p->runq, w->current);
+}
+
+uint32_t
+ntp__pool_batched_locked(ntp_pool *p, const ntp__object *obj)
+{
+    uint32_t n = 0;
+    ntp__list_foreach(it, &p->workers)
+    {
+        ntp__worker *w = ntp__container_of(it, ntp__worker, node);
+        if (w->current == obj)
+            n += atomic_load(&w->batch);
+    }
+    return n;
+}
+
+bool
+ntp__pool_any_batch_locked(ntp_pool *p)
+{
+    ntp__list_foreach(it, &p->workers)
+    {
+        ntp__worker *w = ntp__container_of(it, ntp__worker, node);
+        if (atomic_load(&w->batch) > 0)
+            return true;
+    }
+    return false;
+}
+
+uint32_t
+ntp__pool_drop_batches_locked(ntp_pool *p, const ntp__object *obj)
+{
+    uint32_t n = 0;
+    ntp__list_foreach(it, &p->workers)
+    {
+        ntp__worker *w = ntp__container_of(it, ntp__worker, node);
+        if (w->current == obj)
+            n += atomic_exchange(&w->batch, 0);
+    }
+    return n;
+}
+
+void
+ntp__pool_unbatch_locked(ntp_pool *p, const ntp__object *obj)
+{
+    ntp__list_foreach(it, &p->workers)
+    {
+        ntp__worker *w = ntp__container_of(it, ntp__worker, node);
+        if (w->current != NULL && (obj == NULL || w->current == obj))
+            give_back_locked(p, w);
+    }
+}
+
+/*
+ * May the worker that just ran obj run the next post of its batch? Only
+ * when the run ended as it began: still associated, not marked
+ * long-running (those change counts the lock guards), and obj still alone
+ * in the queue.
+ */
+static bool
+may_run_again(const ntp_pool *p, const ntp__object *obj,
+              const ntp_instance *inst)
+{
+    return inst->associated && !inst->marked_long &&
+           ntp__runq_alone(&p->runq, obj);
+}
+
+/* Run one post of obj, and its batch (see above) if it takes one. Called
+ * and returns with the pool lock held. */
 static void
 run_one_locked(ntp_pool *p, ntp__worker *self, ntp__object *obj)
 {
+    uint32_t batch = batch_size_locked(p, self, obj);
+    if (batch > 0) {
+        /* pending stays above 0: only lock holders lower it. */
+        atomic_fetch_sub(&obj->pending, batch);
+        atomic_store_explicit(&self->batch, batch, memory_order_relaxed);
+    }
     bool counted_long = obj->runs_long && !self->persistent;
     p->dequeues++;
     if (NTP__TRACING() && !self->persistent)
@@ -255,11 +368,8 @@ run_one_locked(ntp_pool *p, ntp__worker *self, ntp__object *obj)
     pthread_mutex_unlock(&p->lock);
     free_retired(self);
 
-    /* Between the runs of one object, its counts stay as they are: it keeps
-     * running (running, associated), only its pending count moves, and the
-     * lock is not taken. A cancelling wait stops the series, as it empties
-     * pending; any other object posted at this priority or above stops it
-     * too, so the order of callbacks is the one the queue gives. */
+    /* Between the runs of a batch, the object's counts stay as they are: it
+     * keeps running (running, associated) and the lock is not taken. */
     uint64_t ran = 0;
     ntp_instance inst;
     for (;;) {
@@ -270,8 +380,8 @@ run_one_locked(ntp_pool *p, ntp__worker *self, ntp__object *obj)
         obj->ops->invoke(obj, &inst);
         ntp__instance_end(&inst);
         ran++;
-        if (!may_run_again(self, obj, &inst) ||
-            !ntp__runq_take_again(&p->runq, obj))
+        if (atomic_load_explicit(&self->batch, memory_order_relaxed) == 0 ||
+            !may_run_again(p, obj, &inst) || !take_from_batch(self))
             break;
         /* The starvation monitor watches this counter for progress; only
          * this thread writes it. */
@@ -288,6 +398,7 @@ run_one_locked(ntp_pool *p, ntp__worker *self, ntp__object *obj)
         ntp__object_close(obj);
 
     pthread_mutex_lock(&p->lock);
+    give_back_locked(p, self); /* what the batch did not run */
     self->current = NULL;
     p->running--;
     p->callbacks_run += ran;
@@ -392,6 +503,12 @@ worker_main(void *arg)
         ntp__trace_record(NTP__TRACE_WORKER_START, NULL, p, 0, p->threads);
     for (;;) {
         ntp__object *obj = ntp__runq_take(&p->runq);
+        if (!obj && ntp__pool_any_batch_locked(p)) {
+            /* Nothing queued, but busy workers hold posts in batches: they
+             * come back to the queue, for this worker to run. */
+            ntp__pool_unbatch_locked(p, NULL);
+            obj = ntp__runq_take(&p->runq);
+        }
         if (obj) {
             announced_idle = false;
             spun = false;
@@ -560,6 +677,9 @@ ntp__blocking_enter(void)
     pthread_mutex_lock(&p->lock);
     p->blocked++;
     tls_blocked_counted = true;
+    /* What this worker's batch holds would wait for the blocked callback:
+     * it goes back to the queue, where other workers can run it. */
+    give_back_locked(p, w);
     if (!ntp__runq_empty(&p->runq))
         ntp__pool_decide_locked(p, &k);
     pthread_mutex_unlock(&p->lock);

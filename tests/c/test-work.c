@@ -289,6 +289,13 @@ TEST_IMPL(work_wait_from_other_thread)
 static ntp_handle *waiter_returned;
 
 static void *
+cancelling_waiter_main(void *arg)
+{
+    ntp_work_wait(arg, true);
+    return NULL;
+}
+
+static void *
 signalling_waiter_main(void *arg)
 {
     ntp_work_wait(arg, false);
@@ -469,6 +476,121 @@ TEST_IMPL(work_series_yields_nothing_to_lower_priority)
 {
     ntp_pool *pool = make_pool(1);
     run_series(pool, NTP_PRIORITY_LOW, "AAAAAAAAAAB");
+    ntp_pool_close(pool);
+    ASSERT_NO_LIVE_OBJECTS();
+}
+
+/*
+ * Batches (worker.c): a worker running a lone object takes several of its
+ * posts at once. They have not started, so they stay cancellable, and they
+ * never hold back a run that another callback waits for.
+ */
+static atomic_int batch_runs;
+static atomic_bool batch_go;
+
+/* The first run spins (no ntpool wait: that would give the batch back)
+ * until batch_go; the others count. */
+static void
+batch_first_spins_cb(ntp_instance *inst, void *ctx, ntp_work *work)
+{
+    if (atomic_fetch_add(&batch_runs, 1) == 0) {
+        uint64_t end = test_now_ms() + LONG_WAIT_MS;
+        while (!atomic_load(&batch_go) && test_now_ms() < end) {
+            test_sleep_ms(1);
+        }
+        ASSERT(atomic_load(&batch_go));
+    }
+}
+
+TEST_IMPL(work_cancel_drops_batched_posts)
+{
+    ntp_pool *pool = make_pool(1);
+    first_started = make_event();
+    first_release = make_event();
+    ntp_work *blocker = make_work(first_blocks_cb, NULL, pool);
+    ntp_work_submit(blocker);
+    wait_signalled(first_started);
+    ntp_work *work = make_work(batch_first_spins_cb, NULL, pool);
+    for (int i = 0; i < 20; i++) {
+        ntp_work_submit(work);
+    }
+    ASSERT_EQ(queued_total(pool), 20);
+    ASSERT_OK(ntp_event_set(first_release));
+    /* The first run of `work` started, most of the rest in its batch: the
+     * statistics still count all 19 as queued. */
+    uint64_t end = test_now_ms() + LONG_WAIT_MS;
+    while (atomic_load(&batch_runs) == 0 && test_now_ms() < end) {
+        test_sleep_ms(1);
+    }
+    ASSERT_EQ(atomic_load(&batch_runs), 1);
+    ASSERT_EQ(queued_total(pool), 19);
+
+    /* A cancelling wait drops them, batch included, then waits for the run
+     * in progress, which goes on only once the queue is empty. */
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, cancelling_waiter_main, work), 0);
+    end = test_now_ms() + LONG_WAIT_MS;
+    while (queued_total(pool) > 0 && test_now_ms() < end) {
+        test_sleep_ms(1);
+    }
+    ASSERT_EQ(queued_total(pool), 0);
+    atomic_store(&batch_go, true);
+    ASSERT_EQ(pthread_join(t, NULL), 0);
+    ASSERT_EQ(atomic_load(&batch_runs), 1);
+
+    ntp_work_close(work);
+    ntp_work_wait(blocker, false);
+    ntp_work_close(blocker);
+    ASSERT_OK(ntp_handle_close(first_started));
+    ASSERT_OK(ntp_handle_close(first_release));
+    ntp_pool_close(pool);
+    ASSERT_NO_LIVE_OBJECTS();
+}
+
+/* The first run waits, polling, for every other run of its own object;
+ * nothing in ntpool hears of that wait. */
+static atomic_int others_done;
+enum { WAITED_RUNS = 40 };
+
+static void
+waits_for_siblings_cb(ntp_instance *inst, void *ctx, ntp_work *work)
+{
+    if (atomic_fetch_add(&batch_runs, 1) == 0) {
+        uint64_t end = test_now_ms() + LONG_WAIT_MS;
+        while (atomic_load(&others_done) < WAITED_RUNS - 1 &&
+               test_now_ms() < end) {
+            test_sleep_ms(1);
+        }
+        ASSERT_EQ(atomic_load(&others_done), WAITED_RUNS - 1);
+        return;
+    }
+    atomic_fetch_add(&others_done, 1);
+}
+
+TEST_IMPL(work_batch_never_holds_back_awaited_runs)
+{
+    /* Two threads at most: whatever the first run's worker took into its
+     * batch must come back to the queue for the other worker. */
+    ntp_pool *pool = make_pool(2);
+    first_started = make_event();
+    first_release = make_event();
+    ntp_work *blocker = make_work(first_blocks_cb, NULL, pool);
+    ntp_work_submit(blocker);
+    wait_signalled(first_started);
+    ntp_work *work = make_work(waits_for_siblings_cb, NULL, pool);
+    for (int i = 0; i < WAITED_RUNS; i++) {
+        ntp_work_submit(work);
+    }
+    ASSERT_OK(ntp_event_set(first_release));
+    ntp_work_wait(work, false);
+    ASSERT_EQ(atomic_load(&batch_runs), WAITED_RUNS);
+    ASSERT_EQ(atomic_load(&others_done), WAITED_RUNS - 1);
+
+    ntp_work_close(work);
+    ntp_work_wait(blocker, false);
+    ntp_work_close(blocker);
+    ASSERT_OK(ntp_handle_close(first_started));
+    ASSERT_OK(ntp_handle_close(first_release));
     ntp_pool_close(pool);
     ASSERT_NO_LIVE_OBJECTS();
 }

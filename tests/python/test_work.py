@@ -159,3 +159,37 @@ def test_work_many_submits_exact_count(pool):
         for _ in range(20000):
             work.submit()
     assert count[0] == 20000
+
+
+def test_work_callback_may_wait_for_its_own_other_runs():
+    """One run waits (threading.Event, which ntpool does not see) for every
+    other run of the same object. The pool may take several posts of a busy
+    object at once for one worker; those must still reach another worker,
+    or this would hang."""
+    n = 40
+    others = []
+    lock = threading.Lock()
+    all_others = threading.Event()
+    first = []
+
+    def callback(instance, work):
+        with lock:
+            is_first = not first
+            first.append(1)
+        if is_first:
+            assert all_others.wait(WAIT)
+            return
+        with lock:
+            others.append(1)
+            if len(others) == n - 1:
+                all_others.set()
+
+    pool = ntpool.Pool(max_threads=2)
+    try:
+        with ntpool.Work(callback, pool=pool) as work:
+            for _ in range(n):
+                work.submit()
+            work.wait()
+        assert len(first) == n and len(others) == n - 1
+    finally:
+        pool.close()
