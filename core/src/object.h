@@ -172,6 +172,13 @@ typedef struct ntp__worker {
     ntp__object *retired;
 } ntp__worker;
 
+/* NTP__EACH_WORKER(w, p) { ... }: for each worker w of pool p. Pool lock
+ * held. */
+#define NTP__EACH_WORKER(w, p)                                               \
+    ntp__list_foreach(w##_node, &(p)->workers) for (                         \
+        ntp__worker *w = ntp__container_of(w##_node, ntp__worker, node); w;  \
+        w = NULL)
+
 struct ntp_pool {
     uint32_t tag; /* NTP__TAG_POOL while alive */
     pthread_mutex_t lock;

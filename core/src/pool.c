@@ -175,9 +175,8 @@ ntp__pool_queued_locked(ntp_pool *p, int prio)
 {
     uint64_t n = ntp__runq_posts(&p->runq, prio, UINT32_MAX) +
                  ntp__runq_posts(&p->persistent_runq, prio, UINT32_MAX);
-    ntp__list_foreach(it, &p->workers)
+    NTP__EACH_WORKER(w, p)
     {
-        ntp__worker *w = ntp__container_of(it, ntp__worker, node);
         if (w->current != NULL && w->current->priority == prio)
             n += atomic_load(&w->batch);
     }

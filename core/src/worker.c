@@ -85,9 +85,8 @@ uint64_t
 ntp__pool_progress_locked(ntp_pool *p)
 {
     uint64_t n = p->dequeues;
-    ntp__list_foreach(it, &p->workers)
+    NTP__EACH_WORKER(w, p)
     {
-        const ntp__worker *w = ntp__container_of(it, ntp__worker, node);
         n += atomic_load_explicit(&w->taken_again, memory_order_relaxed);
     }
     return n;
@@ -285,9 +284,8 @@ uint32_t
 ntp__pool_batched_locked(ntp_pool *p, const ntp__object *obj)
 {
     uint32_t n = 0;
-    ntp__list_foreach(it, &p->workers)
+    NTP__EACH_WORKER(w, p)
     {
-        ntp__worker *w = ntp__container_of(it, ntp__worker, node);
         if (w->current == obj)
             n += atomic_load(&w->batch);
     }
@@ -297,9 +295,8 @@ ntp__pool_batched_locked(ntp_pool *p, const ntp__object *obj)
 bool
 ntp__pool_any_batch_locked(ntp_pool *p)
 {
-    ntp__list_foreach(it, &p->workers)
+    NTP__EACH_WORKER(w, p)
     {
-        ntp__worker *w = ntp__container_of(it, ntp__worker, node);
         if (atomic_load(&w->batch) > 0)
             return true;
     }
@@ -310,9 +307,8 @@ uint32_t
 ntp__pool_drop_batches_locked(ntp_pool *p, const ntp__object *obj)
 {
     uint32_t n = 0;
-    ntp__list_foreach(it, &p->workers)
+    NTP__EACH_WORKER(w, p)
     {
-        ntp__worker *w = ntp__container_of(it, ntp__worker, node);
         if (w->current == obj)
             n += atomic_exchange(&w->batch, 0);
     }
@@ -322,9 +318,8 @@ ntp__pool_drop_batches_locked(ntp_pool *p, const ntp__object *obj)
 void
 ntp__pool_unbatch_locked(ntp_pool *p, const ntp__object *obj)
 {
-    ntp__list_foreach(it, &p->workers)
+    NTP__EACH_WORKER(w, p)
     {
-        ntp__worker *w = ntp__container_of(it, ntp__worker, node);
         if (w->current != NULL && (obj == NULL || w->current == obj))
             give_back_locked(p, w);
     }

@@ -100,6 +100,29 @@ first_blocks_cb(ntp_instance *inst, void *ctx, ntp_work *work)
     }
 }
 
+/* Occupy one worker of `pool` with a run of a blocker object until
+ * ntp_event_set(first_release); free_worker ends it and frees all. */
+static ntp_work *
+hold_worker(ntp_pool *pool)
+{
+    first_started = make_event();
+    first_release = make_event();
+    ntp_work *blocker = make_work(first_blocks_cb, NULL, pool);
+    ntp_work_submit(blocker);
+    wait_signalled(first_started);
+    return blocker;
+}
+
+static void
+free_worker(ntp_work *blocker)
+{
+    ASSERT_OK(ntp_event_set(first_release));
+    ntp_work_wait(blocker, false);
+    ntp_work_close(blocker);
+    ASSERT_OK(ntp_handle_close(first_started));
+    ASSERT_OK(ntp_handle_close(first_release));
+}
+
 /* ------------------------------------------------------------------------ */
 /* Submit and wait                                                           */
 /* ------------------------------------------------------------------------ */
@@ -306,14 +329,10 @@ signalling_waiter_main(void *arg)
 TEST_IMPL(work_wait_ends_when_other_thread_cancels)
 {
     ntp_pool *pool = make_pool(1);
-    first_started = make_event();
-    first_release = make_event();
     waiter_returned = make_event();
     /* The only worker is held by another object, so `work`'s posts stay
      * queued and none of its callbacks ever runs. */
-    ntp_work *blocker = make_work(first_blocks_cb, NULL, pool);
-    ntp_work_submit(blocker);
-    wait_signalled(first_started);
+    ntp_work *blocker = hold_worker(pool);
     ntp_work *work = make_work(count_cb, NULL, pool);
     for (int i = 0; i < 3; i++) {
         ntp_work_submit(work);
@@ -332,12 +351,8 @@ TEST_IMPL(work_wait_ends_when_other_thread_cancels)
     ASSERT_EQ(pthread_join(t, NULL), 0);
     ASSERT_EQ(atomic_load(&runs), 1); /* the blocker's run only */
 
-    ASSERT_OK(ntp_event_set(first_release));
-    ntp_work_wait(blocker, false);
-    ntp_work_close(blocker);
     ntp_work_close(work);
-    ASSERT_OK(ntp_handle_close(first_started));
-    ASSERT_OK(ntp_handle_close(first_release));
+    free_worker(blocker);
     ASSERT_OK(ntp_handle_close(waiter_returned));
     ntp_pool_close(pool);
     ASSERT_NO_LIVE_OBJECTS();
@@ -362,11 +377,7 @@ label_cb(ntp_instance *inst, void *ctx, ntp_work *work)
 TEST_IMPL(work_round_robin)
 {
     ntp_pool *pool = make_pool(1);
-    first_started = make_event();
-    first_release = make_event();
-    ntp_work *blocker = make_work(first_blocks_cb, NULL, pool);
-    ntp_work_submit(blocker);
-    wait_signalled(first_started);
+    ntp_work *blocker = hold_worker(pool);
 
     ntp_work *a = make_work(label_cb, (void *)(intptr_t)'A', pool);
     ntp_work *b = make_work(label_cb, (void *)(intptr_t)'B', pool);
@@ -388,10 +399,7 @@ TEST_IMPL(work_round_robin)
 
     ntp_work_close(a);
     ntp_work_close(b);
-    ntp_work_wait(blocker, false);
-    ntp_work_close(blocker);
-    ASSERT_OK(ntp_handle_close(first_started));
-    ASSERT_OK(ntp_handle_close(first_release));
+    free_worker(blocker);
     ntp_pool_close(pool);
     ASSERT_NO_LIVE_OBJECTS();
 }
@@ -422,11 +430,7 @@ run_series(ntp_pool *pool, int other_priority, const char *expected)
 {
     memset(order, 0, sizeof order);
     atomic_store(&order_len, 0);
-    first_started = make_event();
-    first_release = make_event();
-    ntp_work *blocker = make_work(first_blocks_cb, NULL, pool);
-    ntp_work_submit(blocker);
-    wait_signalled(first_started);
+    ntp_work *blocker = hold_worker(pool);
 
     ntp_env env;
     ntp_env_init(&env);
@@ -447,10 +451,7 @@ run_series(ntp_pool *pool, int other_priority, const char *expected)
 
     ntp_work_close(a);
     ntp_work_close(series_other);
-    ntp_work_wait(blocker, false);
-    ntp_work_close(blocker);
-    ASSERT_OK(ntp_handle_close(first_started));
-    ASSERT_OK(ntp_handle_close(first_release));
+    free_worker(blocker);
 }
 
 TEST_IMPL(work_series_yields_to_higher_priority)
@@ -505,11 +506,7 @@ batch_first_spins_cb(ntp_instance *inst, void *ctx, ntp_work *work)
 TEST_IMPL(work_cancel_drops_batched_posts)
 {
     ntp_pool *pool = make_pool(1);
-    first_started = make_event();
-    first_release = make_event();
-    ntp_work *blocker = make_work(first_blocks_cb, NULL, pool);
-    ntp_work_submit(blocker);
-    wait_signalled(first_started);
+    ntp_work *blocker = hold_worker(pool);
     ntp_work *work = make_work(batch_first_spins_cb, NULL, pool);
     for (int i = 0; i < 20; i++) {
         ntp_work_submit(work);
@@ -539,10 +536,7 @@ TEST_IMPL(work_cancel_drops_batched_posts)
     ASSERT_EQ(atomic_load(&batch_runs), 1);
 
     ntp_work_close(work);
-    ntp_work_wait(blocker, false);
-    ntp_work_close(blocker);
-    ASSERT_OK(ntp_handle_close(first_started));
-    ASSERT_OK(ntp_handle_close(first_release));
+    free_worker(blocker);
     ntp_pool_close(pool);
     ASSERT_NO_LIVE_OBJECTS();
 }
@@ -572,11 +566,7 @@ TEST_IMPL(work_batch_never_holds_back_awaited_runs)
     /* Two threads at most: whatever the first run's worker took into its
      * batch must come back to the queue for the other worker. */
     ntp_pool *pool = make_pool(2);
-    first_started = make_event();
-    first_release = make_event();
-    ntp_work *blocker = make_work(first_blocks_cb, NULL, pool);
-    ntp_work_submit(blocker);
-    wait_signalled(first_started);
+    ntp_work *blocker = hold_worker(pool);
     ntp_work *work = make_work(waits_for_siblings_cb, NULL, pool);
     for (int i = 0; i < WAITED_RUNS; i++) {
         ntp_work_submit(work);
@@ -587,10 +577,7 @@ TEST_IMPL(work_batch_never_holds_back_awaited_runs)
     ASSERT_EQ(atomic_load(&others_done), WAITED_RUNS - 1);
 
     ntp_work_close(work);
-    ntp_work_wait(blocker, false);
-    ntp_work_close(blocker);
-    ASSERT_OK(ntp_handle_close(first_started));
-    ASSERT_OK(ntp_handle_close(first_release));
+    free_worker(blocker);
     ntp_pool_close(pool);
     ASSERT_NO_LIVE_OBJECTS();
 }
